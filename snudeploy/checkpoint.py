@@ -1,0 +1,57 @@
+"""Checkpoints: ``spec.json`` + ``model.weights.h5``, loadable by Keras 3 and tf-keras."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ModelFileError
+from .spec import WEIGHTS_FILE, ModelSpec
+
+
+def build_model(spec: ModelSpec):
+    """The Keras sequence model for ``spec``: input [B, T, F] -> mean output rate [B, C]."""
+    import tensorflow as tf
+
+    from .layers import SNU
+
+    keras = tf.keras
+    model = keras.Sequential(name=f"{spec.model}_net")
+    model.add(keras.layers.InputLayer(input_shape=(None, spec.input_features)) if _legacy_keras()
+              else keras.Input(shape=(None, spec.input_features)))
+    for i, units in enumerate(spec.units):
+        if spec.model == "lstm":
+            model.add(keras.layers.LSTM(units, return_sequences=True, name=f"lstm_{i}"))
+        else:
+            model.add(SNU(units, decay=spec.decay, g=spec.g, activation=spec.activation,
+                          recurrent=spec.recurrent, lateral_inhibition=spec.lateral_inhibition,
+                          return_sequences=True, name=f"snu_{i}"))
+    model.add(keras.layers.GlobalAveragePooling1D(name="mean_rate"))
+    return model
+
+
+def save_checkpoint(model, spec: ModelSpec, directory) -> Path:
+    """Write ``spec.json`` and ``model.weights.h5`` into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_weights(str(directory / WEIGHTS_FILE))
+    spec.save(directory)
+    return directory
+
+
+def load_checkpoint(path):
+    """Rebuild the Keras model of checkpoint ``path`` and load its weights."""
+    spec = ModelSpec.load(path)
+    weights = Path(path) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelFileError(f"Checkpoint {path} has no {WEIGHTS_FILE}.")
+    model = build_model(spec)
+    try:
+        model.load_weights(str(weights))
+    except (OSError, ValueError) as e:
+        raise ModelFileError(f"Cannot load {weights}: {e}") from None
+    return model
+
+
+def _legacy_keras() -> bool:
+    import tensorflow as tf
+    return not tf.keras.__version__.startswith("3")

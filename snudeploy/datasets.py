@@ -1,0 +1,143 @@
+"""Datasets as arrays in [0, 1] with integer labels.
+
+``load(name, data=None)`` returns ``(x_train, y_train, x_test, y_test)``; images keep
+their 2-D shape (the encoder flattens them). Available offline:
+
+* ``digits`` - scikit-learn's bundled 8x8 handwritten digits (1,797 images). There is
+  no official split: we use a stratified 80/20 split with seed 0 (1,437 train / 360 test).
+* ``fashion-mnist`` - Debian's ``dataset-fashion-mnist`` IDX files, a folder given with
+  ``data``, or Keras' downloader when online.
+* ``mnist`` - a file/folder given with ``data`` (``.npz`` with x_train/y_train/x_test/
+  y_test, or an IDX folder), else Keras' downloader/cache. Offline, a clear error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetError
+
+NAMES = ("digits", "fashion-mnist", "mnist")
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+_IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def load(name: str, data: str | os.PathLike | None = None):
+    """Load dataset ``name`` as ``(x_train, y_train, x_test, y_test)``.
+
+    Images are float32 in [0, 1]; labels are int64. ``data`` points at a local ``.npz``
+    file or IDX folder and takes precedence over any built-in source.
+    """
+    if name not in NAMES:
+        raise DatasetError(f"Unknown dataset {name!r}; choose one of {', '.join(NAMES)}.")
+    if data is not None:
+        return _scale(*_load_path(Path(data)))
+    if name == "digits":
+        return _load_digits()
+    if name == "fashion-mnist" and DEBIAN_FASHION_MNIST.is_dir():
+        return _scale(*_load_idx_folder(DEBIAN_FASHION_MNIST))
+    return _scale(*_load_keras(name))
+
+
+def num_classes(y) -> int:
+    return int(np.max(y)) + 1
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (optionally gzipped) into a numpy array."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise DatasetError(f"Cannot read IDX file {path}: {e}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DatasetError(f"{path} is not an IDX file (bad magic number).")
+    ndim = raw[3]
+    shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    body = raw[4 + 4 * ndim:]
+    if len(body) != int(np.prod(shape)) * dtype.itemsize:
+        raise DatasetError(f"{path} is truncated: header says {shape}, got {len(body)} bytes.")
+    return np.frombuffer(body, dtype=dtype).reshape(shape)
+
+
+def _load_path(path: Path):
+    if path.is_dir():
+        return _load_idx_folder(path)
+    if path.suffix == ".npz" and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return tuple(f[key] for key in ("x_train", "y_train", "x_test", "y_test"))
+        except KeyError as e:
+            raise DatasetError(f"{path} lacks array {e}; expected x_train, y_train, x_test, y_test.") from None
+        except (OSError, ValueError) as e:
+            raise DatasetError(f"Cannot read {path}: {e}") from None
+    raise DatasetError(f"--data {path} is neither an IDX folder nor an .npz file.")
+
+
+def _load_idx_folder(folder: Path):
+    arrays = []
+    for stem in _IDX_FILES.values():
+        candidates = [folder / stem, folder / f"{stem}.gz"]
+        candidates += [folder / stem.replace("-idx", ".idx"), folder / f"{stem.replace('-idx', '.idx')}.gz"]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise DatasetError(f"IDX folder {folder} lacks {stem}[.gz].")
+        arrays.append(read_idx(found))
+    return tuple(arrays)
+
+
+def _load_digits():
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise DatasetError("The digits dataset needs scikit-learn: pip install 'snudeploy[train]'.") from None
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)
+    y = bunch.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+    return x_train, y_train, x_test, y_test
+
+
+def _load_keras(name: str):
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise DatasetError(f"Downloading {name} needs TensorFlow: pip install 'snudeploy[train]', "
+                           "or pass --data PATH (an .npz file or IDX folder).") from None
+    loader = tf.keras.datasets.mnist if name == "mnist" else tf.keras.datasets.fashion_mnist
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as e:  # Keras raises bare Exception / URLError when offline
+        hint = ("install Debian's dataset-fashion-mnist, " if name == "fashion-mnist" else "")
+        raise DatasetError(
+            f"Cannot download {name} ({type(e).__name__}); you look offline. Alternatives: {hint}"
+            "pass --data PATH (an .npz with x_train/y_train/x_test/y_test or an IDX folder), "
+            "or use --dataset digits / fashion-mnist, which work offline.") from None
+    return _scale(x_train, y_train, x_test, y_test)
+
+
+def _scale(x_train, y_train, x_test, y_test):
+    def images(x):
+        x = np.asarray(x)
+        if x.dtype == np.uint8:
+            return x.astype(np.float32) / np.float32(255.0)
+        x = x.astype(np.float32)
+        return x / np.float32(255.0) if x.max(initial=0) > 1 else x
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise DatasetError("Images and labels differ in count.")
+    return images(x_train), np.asarray(y_train, np.int64), images(x_test), np.asarray(y_test, np.int64)

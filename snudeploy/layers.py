@@ -1,0 +1,121 @@
+"""Spiking Neural Unit (SNU) layers for Keras 3 and tf-keras.
+
+For each time step t, with states (y, s) starting at zero (Woźniak et al., 2020)::
+
+    r_{t-1} = 1 - y_{t-1}                      (basic SNU: each unit resets itself)
+    r_{t-1} = 1 - max_j y_{t-1, j}             (lateral inhibition, per sample)
+    s_t = g(W x_t [+ H y_{t-1}] + decay * s_{t-1} * r_{t-1})
+    y_t = h(s_t - b)
+
+``h`` is the Heaviside step with a tanh-derivative surrogate gradient (spiking SNU) or
+the sigmoid (soft sSNU); ``b`` is a trainable threshold initialised to 1.
+
+Example (the neuroaikit tutorial's model, only the import changed)::
+
+    from snudeploy.layers import SNU
+    from snudeploy.activations import leaky_rel
+    model = tf.keras.Sequential([
+        tf.keras.layers.InputLayer(input_shape=[None, 784]),
+        SNU(250, decay=0.9, g=leaky_rel, return_sequences=True),
+        SNU(10, decay=0.9, g=leaky_rel, return_sequences=True),
+        tf.keras.layers.GlobalAveragePooling1D()])
+
+The code uses ``tf.keras`` only, so it runs under Keras 3 and, with
+``TF_USE_LEGACY_KERAS=1`` set before TensorFlow is imported, under tf-keras (Keras 2).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from . import activations
+from .errors import ConfigurationError
+
+keras = tf.keras
+
+
+@keras.utils.register_keras_serializable(package="snudeploy")
+class SNUCell(keras.layers.Layer):
+    """One SNU time step: ``call(x_t, [y, s]) -> (y_t, [y_t, s_t])``.
+
+    Shapes: ``x_t`` [B, F]; ``y`` and ``s`` [B, units].
+    """
+
+    def __init__(self, units, decay=0.8, g="identity", activation="step", recurrent=False,
+                 lateral_inhibition=False, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise ConfigurationError(
+                f"Received an invalid value for argument `units`, expected a positive integer, got {units!r}.")
+        if not 0.0 <= float(decay) <= 1.0:
+            raise ConfigurationError(
+                f"Received an invalid value for argument `decay`, expected a number in [0, 1], got {decay!r}.")
+        self.units = units
+        self.decay = float(decay)
+        self.g_name = activations.state_function_name(g)
+        self.activation_name = activations.output_activation_name(activation)
+        self.recurrent = bool(recurrent)
+        self.lateral_inhibition = bool(lateral_inhibition)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self._g = activations.STATE_FUNCTIONS[self.g_name]
+        self._h = activations.OUTPUT_ACTIVATIONS[self.activation_name]
+        self.state_size = [units, units]
+        self.output_size = units
+
+    def build(self, input_shape):
+        features = int(input_shape[-1])
+        self.kernel = self.add_weight(name="kernel", shape=(features, self.units),
+                                      initializer=self.kernel_initializer)
+        self.recurrent_kernel = None
+        if self.recurrent:
+            self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.units, self.units),
+                                                    initializer=self.recurrent_initializer)
+        self.threshold = self.add_weight(name="threshold", shape=(self.units,),
+                                         initializer=keras.initializers.Ones())
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        y_prev, s_prev = states[0], states[1]
+        x = tf.cast(inputs, self.kernel.dtype)
+        if self.lateral_inhibition:
+            reset = 1.0 - tf.reduce_max(y_prev, axis=-1, keepdims=True)
+        else:
+            reset = 1.0 - y_prev
+        pre = tf.matmul(x, self.kernel) + self.decay * s_prev * reset
+        if self.recurrent:
+            pre = pre + tf.matmul(y_prev, self.recurrent_kernel)
+        s = self._g(pre)
+        y = self._h(s - self.threshold)
+        return y, [y, s]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "decay": self.decay,
+            "g": self.g_name,
+            "activation": self.activation_name,
+            "recurrent": self.recurrent,
+            "lateral_inhibition": self.lateral_inhibition,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+        }
+
+
+def SNU(units, decay=0.8, g=activations.identity, activation=activations.step_function,
+        recurrent=False, lateral_inhibition=False, **rnn_kwargs):
+    """A Keras ``RNN`` layer around an :class:`SNUCell` (neuroaikit's ``aitf.layers.SNU``).
+
+    RNN arguments such as ``return_sequences`` and ``name`` pass through. The soft sSNU is
+    ``activation="sigmoid"``.
+    """
+    cell = SNUCell(units, decay=decay, g=g, activation=activation, recurrent=recurrent,
+                   lateral_inhibition=lateral_inhibition)
+    return keras.layers.RNN(cell, **rnn_kwargs)
+
+
+def sSNU(units, **kwargs):
+    """The soft SNU: :func:`SNU` with a sigmoid output activation."""
+    return SNU(units, activation=activations.sigmoid, **kwargs)
