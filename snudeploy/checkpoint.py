@@ -16,7 +16,7 @@ def build_model(spec: ModelSpec):
 
     keras = tf.keras
     model = keras.Sequential(name=f"{spec.model}_net")
-    model.add(keras.layers.InputLayer(input_shape=(None, spec.input_features)) if _legacy_keras()
+    model.add(keras.layers.InputLayer(input_shape=(None, spec.input_features)) if legacy_keras()
               else keras.Input(shape=(None, spec.input_features)))
     for i, units in enumerate(spec.units):
         if spec.model == "lstm":
@@ -52,6 +52,16 @@ def load_checkpoint(path):
     return model
 
 
-def _legacy_keras() -> bool:
+def legacy_keras() -> bool:
+    """True when ``tf.keras`` is tf-keras (Keras 2), i.e. ``TF_USE_LEGACY_KERAS=1``."""
     import tensorflow as tf
-    return not tf.keras.__version__.startswith("3")
+    return tf.keras.__name__.startswith("tf_keras")
+
+
+def keras_version() -> str:
+    """Version of the Keras that ``tf.keras`` resolves to."""
+    if legacy_keras():
+        import tf_keras
+        return tf_keras.__version__
+    import keras
+    return keras.__version__

@@ -132,5 +132,7 @@ def mean_spikes(model, spec: ModelSpec, spikes: np.ndarray, batch_size: int = 50
 def versions() -> dict:
     import tensorflow as tf
 
-    return {"snudeploy": __version__, "tensorflow": tf.__version__, "keras": tf.keras.__version__,
+    from .checkpoint import keras_version
+
+    return {"snudeploy": __version__, "tensorflow": tf.__version__, "keras": keras_version(),
             "numpy": np.__version__, "python": sys.version.split()[0], "machine": platform.machine()}
