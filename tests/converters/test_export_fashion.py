@@ -1,0 +1,29 @@
+"""Real data: a small Fashion-MNIST SNU (784 -> 64 -> 32 -> 10) exports in every format and
+passes the gates on 200 encoded test images (Debian's dataset-fashion-mnist IDX files)."""
+
+import pytest
+from converter_helpers import train_checkpoint
+
+from snudeploy.datasets import DEBIAN_FASHION_MNIST
+
+pytestmark = [pytest.mark.train, pytest.mark.slow]
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="needs Debian's dataset-fashion-mnist")
+def test_all_formats_pass_on_fashion_mnist(tmp_path):
+    from snudeploy import datasets
+    from snudeploy.converters import export_files
+    from snudeploy.spec import Encoding, Recipe
+
+    x_train, y_train, x_test, y_test = datasets.load("fashion-mnist")
+    data = (x_train[:1500], y_train[:1500], x_test[:200], y_test[:200])
+    ckpt = train_checkpoint(tmp_path / "ckpt", data, "fashion-mnist", 784, [64, 32],
+                            encoding=Encoding(timesteps=20, max_spikes=6.0, seed=0),
+                            recipe=Recipe(epochs=1, batch_size=15, optimizer="adam", lr=3e-3))
+    files = export_files(ckpt, "all", tmp_path / "onnx", samples=200, force=True)
+    assert len(files) == 5
+    for f in files:
+        v = f.validation
+        assert v["passed"], (f.path.name, v["failures"])
+        assert v["samples"] == 200 and v["dataset"] == "fashion-mnist"
+        assert v["onnx_accuracy"] == v["tf_accuracy"] > 0.4  # a real, if briefly trained, classifier
