@@ -49,9 +49,11 @@ def cli():
 
 
 def _register():
+    from .export import export
+    from .inspect_cmd import inspect
     from .train import train
 
-    for command in (train,):
+    for command in (train, export, inspect):
         cli.add_command(command)
 
 
