@@ -69,7 +69,8 @@ def export(checkpoint, format: str, path, timesteps: int | None = None, opset: i
         The path of the format's primary file (``"all"``: the folder).
 
     Raises:
-        ValidationError: a graph misses its gates (and ``force`` is false); nothing written.
+        ValidationError: a graph misses its gates (and ``force`` is false); nothing written. Its
+            ``report`` maps ``"format/graph"`` to the report of every graph, passed or not.
         ConfigurationError, ModelFileError, ExportError: bad arguments, checkpoint or graph.
     """
     files = export_files(checkpoint, format, path, timesteps, opset, dataset, samples, force)
@@ -106,7 +107,7 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
     ref = reference(keras_model, spikes)
     producer = producer_versions()
 
-    pending, failed = [], {}
+    pending, reports_by_file, failed = [], {}, []
     for name in chosen:
         fmt = formats.get(name)
         models = _builder(fmt)(ctx)
@@ -116,8 +117,9 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
         reports = validate(models, ref, spikes, units, fmt.gates, labels, raise_on_failure=False)
         for graph, model in models.items():
             report = {"format": name, "dataset": data_name, "split": "test", **reports[graph]}
+            reports_by_file[f"{name}/{graph}"] = report
             if not report["passed"]:
-                failed[f"{name}/{graph}"] = report
+                failed.append(f"{name}/{graph}")
             meta = build_metadata(
                 name, graph, [p.config() for p in layers], ctx.features, opset, timesteps=fixed_t,
                 encoding=_encoding(spec, fixed_t), dataset=spec.dataset, readout=spec.readout,
@@ -128,9 +130,9 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
             model.producer_name, model.producer_version = "snudeploy", __version__
             pending.append((targets[name][graph], name, graph, model, meta))
     if failed and not force:
-        detail = "; ".join(f"{key}: {', '.join(r['failures'])}" for key, r in failed.items())
+        detail = "; ".join(f"{key}: {', '.join(reports_by_file[key]['failures'])}" for key in failed)
         raise ValidationError(f"Export does not match TensorFlow, nothing written ({detail}). "
-                              "Use force=True (--force) to write it anyway.", report=failed)
+                              "Use force=True (--force) to write it anyway.", report=reports_by_file)
     return [_write(target, name, graph, model, meta) for target, name, graph, model, meta in pending]
 
 

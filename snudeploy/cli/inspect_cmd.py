@@ -64,7 +64,8 @@ def _render(info: dict) -> str:
     lines = []
     add = lambda key, value: lines.append(f"{key:<17}{value}")  # noqa: E731
     add("file", f"{info['file']} ({info['size_bytes'] / 1024:.1f} KB)")
-    add("format", f"{info['format']} (graph: {info['graph']}, T: {info['timesteps'] or 'dynamic'})")
+    steps = "one time step per call" if info["graph"] == "step" else f"T: {info['timesteps'] or 'any'}"
+    add("format", f"{info['format']} (graph: {info['graph']}, {steps})")
     add("opset", ", ".join(f"{d} {v}" for d, v in info["opset_imports"].items()) + f"; IR {info['ir_version']}")
     inp = info.get("input") or {}
     add("input", f"{inp.get('name')} [{inp.get('features')} features, {inp.get('dtype')}]")
@@ -90,7 +91,7 @@ def _render(info: dict) -> str:
     else:
         add("validation", "none recorded")
     ops = info["ops"]
-    for key, title in (("graph", "ops (graph)"), ("bodies", "ops (bodies)"), ("functions", "ops (functions)")):
+    for key, title in (("graph", "ops (graph)"), ("bodies", "ops (Loop/Scan)"), ("functions", "ops (functions)")):
         if ops[key]:
             add(title, f"{ops['total'][key]} nodes: " + ", ".join(f"{op} {n}" for op, n in ops[key].items()))
     if info.get("functions"):

@@ -1,5 +1,5 @@
 """Session-wide fixtures of the converter tests: small trained digits checkpoints of every
-SNU variant, exported once in every format, and ONNX Runtime helpers.
+SNU variant, exported once in every format (helpers live in converter_helpers.py).
 
 Checkpoints: 64 -> 32 -> 16 -> 10, trained one epoch on 600 digits (a few seconds each),
 which is enough for every layer to spike (~5-15 % of units per step).
