@@ -18,3 +18,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "train" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def digits_checkpoint(tmp_path_factory):
+    """The digits network trained with its default recipe (~97 % test accuracy, ~30 s)."""
+    pytest.importorskip("tensorflow")
+    from snudeploy import datasets, save_checkpoint
+    from snudeploy.spec import ModelSpec
+    from snudeploy.training import dataset_defaults, train
+
+    data = datasets.load("digits")
+    encoding, recipe = dataset_defaults("digits")
+    spec = ModelSpec(input_features=64, classes=10, dataset="digits", encoding=encoding, recipe=recipe)
+    model, metrics = train(spec, data, verbose=0)
+    spec.metrics = {k: v for k, v in metrics.items() if k != "history"}
+    return save_checkpoint(model, spec, tmp_path_factory.mktemp("digits") / "checkpoint")

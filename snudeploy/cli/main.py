@@ -51,9 +51,10 @@ def cli():
 def _register():
     from .export import export
     from .inspect_cmd import inspect
+    from .quantize import quantize
     from .train import train
 
-    for command in (train, export, inspect):
+    for command in (train, quantize, export, inspect):
         cli.add_command(command)
 
 
