@@ -20,7 +20,7 @@ from .errors import ConfigurationError
 @tf.custom_gradient
 def step_function(x):
     """Heaviside ``x > 0`` forward; ``1 - tanh(x)**2`` backward (surrogate gradient)."""
-    spikes = tf.cast(tf.greater(x, tf.zeros_like(x)), x.dtype)
+    spikes = tf.cast(tf.greater(x, 0.0), x.dtype)  # a scalar: exports as Greater + Cast only
 
     def grad(upstream):
         t = tf.tanh(x)
