@@ -77,8 +77,12 @@ def reference(model, spikes: np.ndarray) -> Reference:
                      soft=[cell.activation_name != "step" for cell in cells])
 
 
-def session(model: onnx.ModelProto | bytes | str, threads: int = 1):
-    """An ONNX Runtime CPU session for ``model`` (proto, bytes or path)."""
+def session(model: onnx.ModelProto | bytes | str, threads: int = 1, disabled_optimizers=()):
+    """An ONNX Runtime CPU session for ``model`` (proto, bytes or path).
+
+    ``disabled_optimizers``: ONNX Runtime graph optimizers to switch off, as a quantized
+    model's metadata asks (``quantization.ort_disabled_optimizers``).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -86,7 +90,8 @@ def session(model: onnx.ModelProto | bytes | str, threads: int = 1):
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=list(disabled_optimizers))
 
 
 def run_onnx(sess, graph: str, units: list[int], spikes: np.ndarray) -> OnnxResult:

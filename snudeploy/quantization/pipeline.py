@@ -83,7 +83,8 @@ def quantize(checkpoint, method: str, out, calibration: int = 256, data=None, ep
         target = out / f"{name}.int8.onnx"
 
         log(f"Comparing {target.name} with its float parent on {len(test_spikes)} test samples...")
-        float_sess, int8_sess = session(str(parent_file.path)), session(int8_model.SerializeToString())
+        float_sess = session(str(parent_file.path))
+        int8_sess = session(int8_model.SerializeToString(), disabled_optimizers=onnx_int8.ORT_DISABLED_OPTIMIZERS)
         int8_result = run_onnx(int8_sess, graph, units, test_spikes)
         figures = report.compare(run_onnx(float_sess, graph, units, test_spikes), int8_result, y_test)
         if method == "qat":  # the int8 graph should compute exactly what QAT trained
@@ -95,6 +96,7 @@ def quantize(checkpoint, method: str, out, calibration: int = 256, data=None, ep
                         ("per-channel" if method == "ptq" else "per-tensor (the QAT grid)"),
                         "activations": "uint8 (spikes)", "ops": onnx_int8.FLOAT_OPS_NOTE,
                         "calibration_samples": int(len(calibration_spikes)),
+                        "ort_disabled_optimizers": list(onnx_int8.ORT_DISABLED_OPTIMIZERS),
                         "int8_weight_fraction": round(onnx_int8.int8_weight_fraction(int8_model), 4)}
         meta = {**source_file.metadata, "quantization": quantization,
                 "validation": {"against": f"float {name} export of {Path(checkpoint).name}", **figures}}
