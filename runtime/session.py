@@ -1,0 +1,331 @@
+"""The streaming session: one ONNX Runtime session serving many independent SNU streams."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+from ..errors import ConfigurationError, InputShapeError, ModelFileError, ProviderError, UnknownStreamError
+from . import providers as _providers
+from .execution import BoundBatch, plain_step
+from .inputs import check, to_float32
+from .model import LoadedModel, check_graph, load_model
+from .streams import StreamSnapshot, StreamTable
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """Streams ``ids`` (table rows ``slots``) whose current state lives in ``batch``, not in the table."""
+    batch: BoundBatch
+    ids: tuple[int, ...]
+    slots: np.ndarray
+    index: slice | np.ndarray
+
+
+_LOAD_ERRORS = (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.InvalidGraph, ort_errors.InvalidProtobuf,
+                ort_errors.NoSuchFile, ort_errors.NotImplemented, ort_errors.RuntimeException)
+
+
+class StreamingSession:
+    """Stateful spiking inference for many independent streams of one snudeploy ONNX model.
+
+    Shapes: ``step(x [S, F]) -> spikes [S, C]`` for the S streams named (default: every open
+    stream, in open order); ``run(x [N, T, F]) -> rates [N, C]``; readouts give one row per
+    stream. F input features, C output classes, spikes as bool/int arrays or real values.
+
+    Every stream carries, per layer, the states (y, s) of the SNU equations, starting at zero::
+
+        s_t = g(W x_t [+ H y_{t-1}] + decay * s_{t-1} * (1 - y_{t-1}))
+        y_t = h(s_t - b)
+
+    A stream's outputs never depend on which other streams share its batch: the batch fed to
+    ONNX Runtime holds only the streams named, and their states are gathered from, and
+    scattered back to, per-stream slots. When the same streams are stepped twice in a row,
+    their states move into ONNX Runtime OrtValues bound with IOBinding (step t's state outputs
+    are step t+1's state inputs) and stay there until another call needs them.
+
+    Thread safety: one session may be shared by threads. Calls that read or change stream
+    state (open, close, reset, step, snapshot, restore and the readouts) take one lock, so
+    concurrent calls run one after another, each complete, in the order the lock is granted;
+    a stream stepped from two threads sees both steps, in that order. ``run`` touches no
+    stream state and runs concurrently with everything (ONNX Runtime sessions allow that).
+
+    Errors: every argument is checked before any state changes, so a call that raises
+    (bad shape, dtype, NaN/Inf, unknown stream, foreign snapshot) leaves all streams as
+    they were.
+
+    Args:
+        path_or_bytes: a snudeploy ONNX file (any format, step or sequence graph) or its bytes.
+        providers: "cpu", "cuda" (falls back to CPU with one ProviderFallbackWarning),
+            "auto" (CUDA when usable) or an explicit list of ONNX Runtime provider names.
+        threads: intra-op threads of ONNX Runtime; None leaves its default (all cores).
+        graph_optimization_level: "disable", "basic", "extended" or "all".
+        io_binding: keep the state of repeatedly stepped streams in bound OrtValues (faster:
+            see the README's measurements); False copies numpy state in and out every step.
+
+    Raises:
+        ModelFileError: missing, corrupt or foreign file, or metadata from a newer snudeploy.
+        ConfigurationError: an invalid argument.
+        ProviderError: an explicitly named provider is not in this onnxruntime build.
+    """
+
+    def __init__(self, path_or_bytes: str | os.PathLike | bytes, providers: str | list[str] = "cpu",
+                 threads: int | None = None, graph_optimization_level: str = "all", io_binding: bool = True):
+        self._model: LoadedModel = load_model(path_or_bytes)
+        options = _providers.session_options(threads, graph_optimization_level)
+        requested = _providers.resolve(providers)
+        try:
+            self._session = ort.InferenceSession(self._model.payload, options, providers=requested,
+                                                 disabled_optimizers=self._model.disabled_optimizers)
+        except ort_errors.EPFail as e:
+            raise ProviderError(f"ONNX Runtime cannot start provider(s) {requested}: {e}") from None
+        except _LOAD_ERRORS as e:
+            raise ModelFileError(f"ONNX Runtime cannot load {self._model.source}: {e}") from None
+        check_graph(self._model, [i.name for i in self._session.get_inputs()],
+                    [o.name for o in self._session.get_outputs()])
+        if self.provider != requested[0]:
+            warnings.warn(f"Asked ONNX Runtime for {requested[0]}, but it runs {self.provider}.",
+                          _providers.ProviderFallbackWarning, stacklevel=2)
+        self._device = _providers.device_type(self.provider)
+        self._features = self._model.info.features
+        self._io_binding = bool(io_binding)
+        self._table = StreamTable({s.input: s.units for s in self._model.states}, self.classes)
+        self._lock = threading.Lock()
+        self._bound: _Bound | None = None
+        self._previous: tuple[int, ...] = ()  # the stream set of the last step
+
+    # -- model and provider -------------------------------------------------------------
+
+    @property
+    def info(self):
+        """The model's parsed snudeploy metadata (:class:`snudeploy.metadata.ModelInfo`)."""
+        return self._model.info
+
+    @property
+    def features(self) -> int:
+        return self._features
+
+    @property
+    def classes(self) -> int:
+        return self._model.info.classes
+
+    @property
+    def provider(self) -> str:
+        """The execution provider ONNX Runtime actually uses first."""
+        return self._session.get_providers()[0]
+
+    @property
+    def io_binding(self) -> bool:
+        return self._io_binding
+
+    # -- streams --------------------------------------------------------------------------
+
+    @property
+    def streams(self) -> list[int]:
+        """Ids of the open streams, in open order."""
+        with self._lock:
+            return self._table.ids
+
+    def open(self, n: int = 1) -> list[int]:
+        """Open ``n`` streams at zero state; return their new ids (never reused in this session)."""
+        with self._lock:
+            return self._table.open(n)
+
+    def close(self, streams) -> None:
+        """Close ``streams`` (an id, ids, or None for all) and free their slots."""
+        with self._lock:
+            ids, slots = self._table.resolve(streams)
+            if self._holds_any(slots):
+                self._unbind()
+            self._table.close(ids, slots)
+
+    def reset(self, streams=None) -> None:
+        """Zero the state and readout counters of ``streams`` (None: all open streams)."""
+        with self._lock:
+            _, slots = self._table.resolve(streams)
+            self._change(slots, lambda: self._table.zero(slots))
+
+    # -- inference ------------------------------------------------------------------------
+
+    def step(self, x, streams=None) -> np.ndarray:
+        """Advance ``streams`` by one time step; the others are untouched.
+
+        Args:
+            x: ``[len(streams), F]``, row i for the i-th stream named.
+            streams: stream ids (or one id); None steps every open stream in open order.
+
+        Returns:
+            That step's output spikes ``[len(streams), C]`` float32.
+        """
+        with self._lock:
+            self._check_steppable()
+            ids, slots = self._table.resolve(streams)
+            if not ids:
+                raise UnknownStreamError("No streams to step: open some with open() first.")
+            x32 = to_float32(check(x, (("streams", len(ids)), ("features", self._features))))
+            key = tuple(ids)
+            if self._bound is not None and key == self._bound.ids:
+                spikes = self._bound.batch.step(x32)
+                index = self._bound.index
+            else:
+                self._unbind()
+                index = self._table.index(slots)
+                states = self._table.gather(index)
+                if self._io_binding and key == self._previous:  # a repeated set: bind it
+                    batch = BoundBatch(self._session, self._model, len(ids), self._device)
+                    batch.load(states)
+                    spikes = batch.step(x32)
+                    self._bound = _Bound(batch, key, slots, index)
+                else:
+                    spikes, states = plain_step(self._session, self._model, x32, states)
+                    self._table.scatter(index, states)
+            self._previous = key
+            self._table.record(index, spikes)
+            return spikes
+
+    def run(self, x, batch_size: int = 1024) -> np.ndarray:
+        """Whole sequences from zero state; open streams are not touched.
+
+        Uses the sequence graph when the model has one, else rolls the step graph over T.
+
+        Args:
+            x: ``[N, T, F]`` spikes or values.
+            batch_size: sequences per ONNX Runtime call (bounds memory; results do not depend on it).
+
+        Returns:
+            Mean output rates over the T steps, ``[N, C]`` float32.
+        """
+        fixed = self._model.fixed_timesteps
+        array = check(x, (("samples", None), ("timesteps", fixed), ("features", self._features)))
+        if array.shape[1] < 1:
+            raise InputShapeError(f"Expected at least one time step, got shape {list(array.shape)}.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"Received an invalid value for argument `batch_size`, expected a positive "
+                                     f"integer, got {batch_size!r}.")
+        chunks = [self._run_chunk(to_float32(array[i:i + batch_size])) for i in range(0, len(array), batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.classes), np.float32)
+
+    # -- state transfer -------------------------------------------------------------------
+
+    def snapshot(self, stream: int) -> StreamSnapshot:
+        """A copy of one stream's state and counters, to restore here or in another session."""
+        with self._lock:
+            _, slots = self._table.resolve([stream])
+            if self._holds_any(slots):
+                self._table.scatter(self._bound.index, self._bound.batch.states())
+            return self._table.snapshot(int(slots[0]))
+
+    def restore(self, stream: int, snap: StreamSnapshot) -> None:
+        """Give open stream ``stream`` the state and counters of ``snap`` (same layer sizes)."""
+        with self._lock:
+            _, slots = self._table.resolve([stream])
+            self._table.check(snap)
+            self._change(slots, lambda: self._table.restore(int(slots[0]), snap))
+
+    # -- readouts -------------------------------------------------------------------------
+
+    def last_spikes(self, streams=None) -> np.ndarray:
+        """The last step's output spikes ``[len(streams), C]`` float32 (zeros before any step)."""
+        with self._lock:
+            return self._table.last(self._table.resolve(streams)[1])
+
+    def spike_counts(self, streams=None) -> np.ndarray:
+        """Output spikes summed since open/reset ``[len(streams), C]`` float64 (exact counts)."""
+        with self._lock:
+            return self._table.counts(self._table.resolve(streams)[1])
+
+    def steps_seen(self, streams=None) -> np.ndarray:
+        """Time steps each stream has seen since open/reset ``[len(streams)]`` int64."""
+        with self._lock:
+            return self._table.steps(self._table.resolve(streams)[1])
+
+    def rates(self, streams=None) -> np.ndarray:
+        """Mean output rates so far, counts / steps ``[len(streams), C]`` float32 (zeros before any step)."""
+        with self._lock:
+            slots = self._table.resolve(streams)[1]
+            steps = np.maximum(self._table.steps(slots), 1)[:, None]
+            return (self._table.counts(slots) / steps).astype(np.float32)
+
+    def predict(self, streams=None) -> np.ndarray:
+        """Anytime prediction: the argmax of each stream's running rate ``[len(streams)]`` int64.
+
+        Valid after any number of steps (ties go to the lower class, as ``run(x).argmax(1)``);
+        after a whole sequence it is the model's prediction. See :meth:`decided` to stop early.
+        """
+        with self._lock:
+            return self._table.counts(self._table.resolve(streams)[1]).argmax(axis=1)
+
+    def decided(self, remaining: int, streams=None) -> np.ndarray:
+        """Whether each stream's prediction is final with ``remaining`` steps left ``[len(streams)]`` bool.
+
+        An output unit adds at most 1 to its count per step, so once the leading class is more
+        than ``remaining`` spikes ahead of every other class no later input can change the
+        prediction; an application can stop feeding such a stream.
+        """
+        if isinstance(remaining, bool) or not isinstance(remaining, (int, np.integer)) or remaining < 0:
+            raise ConfigurationError(f"Received an invalid value for argument `remaining`, expected a non-negative "
+                                     f"integer, got {remaining!r}.")
+        with self._lock:
+            counts = self._table.counts(self._table.resolve(streams)[1])
+        if self.classes == 1:
+            return np.ones(len(counts), bool)
+        top_two = np.partition(counts, -2, axis=1)[:, -2:]
+        return top_two[:, 1] - top_two[:, 0] > remaining
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _check_steppable(self) -> None:
+        fixed = self._model.fixed_timesteps
+        if fixed not in (None, 1):
+            raise ConfigurationError(f"{self._model.source} ({self._model.info.format} format) has a fixed sequence "
+                                     f"length T={fixed}: it runs whole sequences (run()) but cannot step one time "
+                                     "step; export a step, loop or customop model to stream.")
+
+    def _holds_any(self, slots: np.ndarray) -> bool:
+        """Whether the bound batch holds the state of any of ``slots``."""
+        return self._bound is not None and bool(np.isin(self._bound.slots, slots).any())
+
+    def _unbind(self) -> None:
+        """Move the bound streams' states back into the table and drop the binding."""
+        if self._bound is not None:
+            self._table.scatter(self._bound.index, self._bound.batch.states())
+            self._bound = None
+
+    def _change(self, slots: np.ndarray, change) -> None:
+        """Apply ``change`` to the table's rows ``slots``, keeping a binding of them in step."""
+        held = self._holds_any(slots)
+        if held:
+            self._table.scatter(self._bound.index, self._bound.batch.states())
+        change()
+        if held:
+            self._bound.batch.load(self._table.gather(self._bound.index))
+
+    def _run_chunk(self, x: np.ndarray) -> np.ndarray:
+        """Mean output rates of ``x [B, T, F]`` float32 from zero state."""
+        batch, timesteps = x.shape[:2]
+        zeros = {s.input: np.zeros((batch, s.units), np.float32) for s in self._model.states}
+        model = self._model
+        if model.sequence:
+            fetch = model.rates or model.spikes
+            feed = {model.input: x, **zeros}
+            out = self._session.run([fetch], feed)[0]
+            return out if model.rates else out.mean(axis=1, dtype=np.float32)
+        total = np.zeros((batch, self.classes), np.float32)
+        time_major = np.ascontiguousarray(x.transpose(1, 0, 2))
+        if self._io_binding:
+            bound = BoundBatch(self._session, model, batch, self._device)
+            bound.load(zeros)
+            for x_t in time_major:
+                total += bound.step(x_t)
+        else:
+            states = zeros
+            for x_t in time_major:
+                spikes, states = plain_step(self._session, model, x_t, states)
+                total += spikes
+        return total / np.float32(timesteps)

@@ -1,0 +1,27 @@
+"""The README's runtime example runs as written, and the runtime never imports TensorFlow."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from snu_models import model_bytes, snu_layers
+
+README = Path(__file__).resolve().parents[2] / "runtime" / "README_SECTION.md"
+
+
+def test_runtime_does_not_import_tensorflow():
+    code = "import snudeploy.runtime, sys; assert 'tensorflow' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_embedding_example_runs(tmp_path, monkeypatch, capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) == 1, f"{README} should hold exactly one python example"
+    example = blocks[0]
+    assert len(example.strip().splitlines()) <= 20
+    (tmp_path / "model.onnx").write_bytes(model_bytes(snu_layers([64, 16, 10])))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, str(README), "exec"), {"__name__": "__readme__"})
+    printed = capsys.readouterr().out
+    assert re.match(r"\[\d+ \d+ \d+ \d+\] \[\[", printed), printed
