@@ -52,9 +52,10 @@ def _register():
     from .export import export
     from .inspect_cmd import inspect
     from .quantize import quantize
+    from .run import run
     from .train import train
 
-    for command in (train, quantize, export, inspect):
+    for command in (train, quantize, export, inspect, run):
         cli.add_command(command)
 
 
