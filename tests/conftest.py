@@ -8,7 +8,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # the numpy oracle, snu_reference.py
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-HAS_TF = importlib.util.find_spec("tensorflow") is not None
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # blocked, as tests/runtime/base_install_guard.py does
+        return False
+
+
+HAS_TF = _installed("tensorflow")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from snu_models import model_bytes, snu_layers
 
-README = Path(__file__).resolve().parents[2] / "runtime" / "README_SECTION.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECTION = "## Runtime"
 
 
 def test_runtime_does_not_import_tensorflow():
@@ -16,8 +17,9 @@ def test_runtime_does_not_import_tensorflow():
 
 
 def test_embedding_example_runs(tmp_path, monkeypatch, capsys):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert len(blocks) == 1, f"{README} should hold exactly one python example"
+    section = README.read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1, f"{README}'s {SECTION} section should hold exactly one python example"
     example = blocks[0]
     assert len(example.strip().splitlines()) <= 20
     (tmp_path / "model.onnx").write_bytes(model_bytes(snu_layers([64, 16, 10])))
