@@ -33,6 +33,10 @@ def save_checkpoint(model, spec: ModelSpec, directory) -> Path:
     """Write ``spec.json`` and ``model.weights.h5`` into ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if getattr(model, "optimizer", None) is not None:  # Keras 3 would store the optimizer state too (3x the size)
+        weights_only = build_model(spec)
+        weights_only.set_weights(model.get_weights())
+        model = weights_only
     model.save_weights(str(directory / WEIGHTS_FILE))
     spec.save(directory)
     return directory
