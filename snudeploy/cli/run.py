@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from pathlib import Path
 
@@ -35,6 +34,7 @@ def run(model, dataset, data, limit, streams, provider, threads, sequence, json_
     from ..encoding import encode_rate
     from ..errors import ConfigurationError, DatasetError, InputShapeError
     from ..runtime import StreamingSession
+    from ..runtime.evaluate import evaluate
     from ..spec import Encoding
 
     with warnings.catch_warnings(record=True) as caught:
@@ -65,30 +65,17 @@ def run(model, dataset, data, limit, streams, provider, threads, sequence, json_
                                  f"{session.classes} output classes.")
     spikes = encode_rate(x, encoding.timesteps, encoding.max_spikes, encoding.split_seed("test"))
     samples, timesteps = spikes.shape[:2]
-
-    counts = np.zeros((samples, session.classes), np.float64)
-    start = time.perf_counter()
     with click.progressbar(length=samples, label=f"{'sequences' if sequence else 'streams'} of {name}",
                            file=click.get_text_stream("stderr")) as bar:
-        for begin in range(0, samples, streams):
-            group = spikes[begin:begin + streams]
-            if sequence:
-                counts[begin:begin + len(group)] = session.run(group) * timesteps
-            else:
-                ids = session.open(len(group))
-                for t in range(timesteps):
-                    session.step(group[:, t], ids)
-                counts[begin:begin + len(group)] = session.spike_counts(ids)
-                session.close(ids)
-            bar.update(len(group))
-    seconds = time.perf_counter() - start
+        result = evaluate(session, spikes, streams, sequence, on_progress=bar.update)
+    seconds = result.seconds
 
     results = {
         "model": str(model), "dataset": name, "samples": samples, "timesteps": timesteps,
         "mode": "sequence" if sequence else "stream", "streams": streams,
-        "accuracy": float(np.mean(counts.argmax(axis=1) == y)),
-        "mean_output_spikes": float(counts.sum(axis=1).mean()),
-        "steps_per_second": samples * timesteps / seconds,
+        "accuracy": result.accuracy(y),
+        "mean_output_spikes": result.mean_output_spikes,
+        "steps_per_second": result.steps_per_second,
         "seconds": seconds, "provider": session.provider, "threads": threads,
     }
     click.echo(f"{name} test: {samples} samples x {timesteps} steps, "
