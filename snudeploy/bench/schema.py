@@ -1,0 +1,148 @@
+"""The JSON that ``snudeploy bench latency|accuracy --json`` writes, declared as data.
+
+One document per run::
+
+    {"schema_version": 1, "kind": "latency" | "accuracy",
+     "settings": {...the run's options...}, "environment": {...see ENVIRONMENT...},
+     "records": [{...one row of the table, see LATENCY / ACCURACY...}, ...],
+     "warnings": ["...", ...]}
+
+Every record names what ran (``model``, ``format``, ``provider``, ``batch``, ``threads``
+and the other fields of ``COMMON``) and its figures. ``schema_version`` changes when a
+field is removed or changes meaning; new fields may appear without a version change, so
+readers should ignore keys they do not know. :func:`validate` checks a document against
+these declarations (the tests use it on real output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+KINDS = ("latency", "accuracy")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key: its name, JSON type (``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``) and meaning."""
+    name: str
+    type: type
+    doc: str
+    nullable: bool = False
+
+
+COMMON = (
+    Field("model", str, "the ONNX file as given, or the checkpoint folder of TensorFlow rows"),
+    Field("label", str, "short name used in tables and plots"),
+    Field("format", str, "export format (step, unrolled, loop, customop); 'keras' for TensorFlow rows"),
+    Field("graph", str, "'step' (one time step) or 'sequence' (whole sequence): the graph or tf.function"),
+    Field("network", str, "'snu', or 'lstm' for the LSTM baseline"),
+    Field("units", list, "units per layer, output layer last"),
+    Field("quantization", str, "'none', 'ptq' or 'qat'"),
+    Field("framework", str, "'onnxruntime' or 'tensorflow'"),
+    Field("provider", str, "the provider in use: CPUExecutionProvider or CUDAExecutionProvider; "
+                                 "TensorFlow rows: tensorflow-cpu / tensorflow-gpu (latency), tensorflow (accuracy)"),
+    Field("batch", int, "streams stepped together (mode step) or sequences per call (mode sequence)"),
+    Field("threads", int, "intra-op threads; TensorFlow rows: as configured, 0 = TensorFlow's default"),
+)
+
+LATENCY = COMMON + (
+    Field("mode", str, "'step': one call advances every stream one time step; 'sequence': one call runs T steps"),
+    Field("timesteps", int, "time steps per call: 1 in mode step, T in mode sequence"),
+    Field("samples", int, "timed calls"),
+    Field("p50_us", float, "median call latency, microseconds"),
+    Field("p90_us", float, "90th percentile call latency, microseconds"),
+    Field("p99_us", float, "99th percentile call latency, microseconds"),
+    Field("mean_us", float, "mean call latency, microseconds"),
+    Field("min_us", float, "fastest call, microseconds"),
+    Field("max_us", float, "slowest call, microseconds"),
+    Field("throughput", float, "stream-steps per second: batch x timesteps / mean latency"),
+    Field("ratio_to_tf", float, "speed-up over TensorFlow: p50 of the SNU TensorFlow row with the same mode, "
+                                "timesteps, batch and threads divided by this row's p50 (> 1: faster than TF); "
+                                "null without --tf or without such a row", nullable=True),
+    Field("noisy", bool, "max_us > 2 x min_us: the machine was noisy while this row ran"),
+)
+
+ACCURACY = COMMON + (
+    Field("dataset", str, "dataset whose test split ran"),
+    Field("samples", int, "test samples"),
+    Field("timesteps", int, "T of the encoding (the model's metadata)"),
+    Field("accuracy", float, "test accuracy: argmax of the mean output rate over T"),
+    Field("tf_accuracy", float, "the Keras checkpoint's accuracy on the same encoded data (--tf)", nullable=True),
+    Field("agreement_with_tf", float, "fraction of samples where this row and the Keras checkpoint predict "
+                                      "the same class (--tf)", nullable=True),
+    Field("input_spikes_per_sample", float, "encoded input spikes per sample"),
+    Field("spikes_per_sample", list, "spikes per sample of each layer (sSNU: summed outputs); null for a layer "
+                                     "the graph does not expose (hidden layers of sequence graphs)"),
+    Field("synops_per_sample", float, "synaptic operations per sample: sum over layers of (spikes into the layer) "
+                                      "x units [+ recurrent: the layer's spikes x units]; null when a hidden "
+                                      "layer is not exposed", nullable=True),
+    Field("dense_macs_per_sample", float, "multiply-accumulates per sample of the same network run densely: "
+                                          "T x sum of fan-in x units [+ recurrent units^2]"),
+    Field("synops_per_mac", float, "synops_per_sample / dense_macs_per_sample", nullable=True),
+    Field("anytime_accuracy", list, "accuracy of argmax of the running output rate after t = 1..T steps "
+                                    "(ties, including no output spike yet, go to the lower class)"),
+)
+
+ENVIRONMENT = (
+    Field("cpu_model", str, "CPU model name from /proc/cpuinfo (platform.processor() elsewhere)"),
+    Field("logical_cores", int, "os.cpu_count()"),
+    Field("usable_cores", int, "cores this process may run on (sched_getaffinity)"),
+    Field("load_average", list, "1, 5 and 15 minute load averages when the run started", nullable=True),
+    Field("platform", str, "platform.platform()"),
+    Field("versions", dict, "python, snudeploy, numpy, onnx, onnxruntime, tensorflow, tf2onnx (null: not installed)"),
+    Field("available_providers", list, "onnxruntime.get_available_providers()"),
+    Field("cuda", str, "why the CUDA provider cannot run here; null when it can", nullable=True),
+    Field("threads", dict, "thread settings: onnxruntime intra-op (the rows' threads) and inter-op, "
+                           "TensorFlow intra-/inter-op when it ran, OMP_NUM_THREADS"),
+)
+
+DOCUMENT = (
+    Field("schema_version", int, "SCHEMA_VERSION of the writer"),
+    Field("kind", str, "'latency' or 'accuracy'"),
+    Field("settings", dict, "the options of the run"),
+    Field("environment", dict, "the machine and software, see ENVIRONMENT"),
+    Field("records", list, "one object per table row, see LATENCY or ACCURACY"),
+    Field("warnings", list, "noise and other warnings, one string each"),
+)
+
+RECORDS = {"latency": LATENCY, "accuracy": ACCURACY}
+
+
+def validate(document: dict) -> list[str]:
+    """Every way ``document`` departs from the schema (empty when it conforms)."""
+    problems = _check(document, DOCUMENT, "document")
+    if problems:
+        return problems
+    if document["kind"] not in KINDS:
+        return [f"document: kind must be one of {KINDS}, got {document['kind']!r}"]
+    problems += _check(document["environment"], ENVIRONMENT, "environment")
+    for i, record in enumerate(document["records"]):
+        problems += _check(record, RECORDS[document["kind"]], f"records[{i}]")
+    problems += [f"warnings[{i}] is not a string" for i, w in enumerate(document["warnings"]) if not isinstance(w, str)]
+    return problems
+
+
+def _check(obj, fields: tuple[Field, ...], where: str) -> list[str]:
+    if not isinstance(obj, dict):
+        return [f"{where} is not an object"]
+    problems = []
+    for field in fields:
+        if field.name not in obj:
+            problems.append(f"{where}: missing {field.name!r}")
+            continue
+        value = obj[field.name]
+        if value is None:
+            if not field.nullable:
+                problems.append(f"{where}.{field.name} is null")
+        elif not _is(value, field.type):
+            problems.append(f"{where}.{field.name} should be {field.type.__name__}, got {type(value).__name__}")
+    return problems
+
+
+def _is(value, kind: type) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)

@@ -1,0 +1,103 @@
+"""Spike statistics of a test run: spikes per layer, synaptic operations, the anytime curve.
+
+An SNU only does work for a synapse when a spike arrives, so its cost on event-driven
+hardware is counted in synaptic operations::
+
+    SynOps = sum_i (spikes into layer i) x U_i  [+ (spikes of layer i) x U_i if recurrent]
+
+(the spikes into layer 0 are the encoded input spikes, into layer i > 0 the spikes of layer
+i-1), against the multiply-accumulates a dense implementation needs for the same network::
+
+    MACs = T x sum_i F_i x U_i  [+ T x U_i^2 if recurrent]
+
+The anytime curve is the accuracy of ``argmax`` of the running output spike count after
+t = 1..T steps: how early a stream could stop, and at what accuracy. Ties, including
+"no output spike yet", go to the lower class, as in ``StreamingSession.predict``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def synops(input_spikes: float, layer_spikes: Sequence[float | None], units: Sequence[int],
+           recurrent: Sequence[bool]) -> float | None:
+    """Synaptic operations per sample; None when a needed layer's spike count is unknown."""
+    arriving = [input_spikes] + list(layer_spikes[:-1])
+    total = 0.0
+    for spikes_in, own, width, loops in zip(arriving, layer_spikes, units, recurrent):
+        if spikes_in is None or (loops and own is None):
+            return None
+        total += spikes_in * width + (own * width if loops else 0.0)
+    return total
+
+
+def dense_macs(features: int, units: Sequence[int], recurrent: Sequence[bool], timesteps: int) -> float:
+    """Multiply-accumulates per sample of the dense network over ``timesteps`` steps."""
+    fan_in = [features] + list(units[:-1])
+    return float(timesteps * sum(f * u + (u * u if loops else 0) for f, u, loops in zip(fan_in, units, recurrent)))
+
+
+class SpikeTally:
+    """Accumulates, chunk by chunk, what :meth:`figures` reports for one model on one dataset.
+
+    Args:
+        units: units per layer, output layer last.
+        recurrent: whether each layer is recurrent.
+        features: F, input features.
+    """
+
+    def __init__(self, units: Sequence[int], recurrent: Sequence[bool], features: int):
+        self.units, self.recurrent, self.features = list(units), list(recurrent), features
+        self._layer_totals = np.zeros(len(units))
+        self._seen = np.ones(len(units), bool)
+        self._input_total = 0
+        self._correct = None
+        self._predictions = []
+        self._timesteps = None
+
+    def add(self, x: np.ndarray, layers: dict, labels: np.ndarray) -> None:
+        """Count one chunk.
+
+        Args:
+            x: the input spikes ``[B, T, F]``.
+            layers: layer index -> its outputs at every step ``[B, T, U_i]``; must hold the
+                output layer, may lack others (then their counts are reported unknown).
+            labels: ``[B]`` integer labels.
+        """
+        last = len(self.units) - 1
+        self._input_total += int(np.asarray(x).sum(dtype=np.int64))
+        for i in range(len(self.units)):
+            if i in layers:
+                self._layer_totals[i] += float(np.sum(layers[i], dtype=np.float64))
+            else:
+                self._seen[i] = False
+        running = np.cumsum(np.asarray(layers[last], np.float64), axis=1)  # [B, T, C]
+        predicted = running.argmax(axis=2)                                 # [B, T]
+        correct = (predicted == np.asarray(labels)[:, None]).sum(axis=0)
+        self._correct = correct if self._correct is None else self._correct + correct
+        self._predictions.append(predicted[:, -1])
+        self._timesteps = running.shape[1]
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """Each sample's prediction after all T steps (argmax of the mean output rate)."""
+        return np.concatenate(self._predictions) if self._predictions else np.zeros(0, np.int64)
+
+    def figures(self) -> dict:
+        """accuracy, anytime_accuracy, spikes and synaptic operations per sample (see ``schema.ACCURACY``)."""
+        n = len(self.predictions)
+        if n == 0:
+            raise ValueError("No samples were counted.")
+        per_layer = [float(t) / n if seen else None for t, seen in zip(self._layer_totals, self._seen)]
+        input_spikes = self._input_total / n
+        ops = synops(input_spikes, per_layer, self.units, self.recurrent)
+        macs = dense_macs(self.features, self.units, self.recurrent, self._timesteps)
+        anytime = [float(c) / n for c in self._correct]
+        return {"samples": n, "timesteps": self._timesteps, "accuracy": anytime[-1], "anytime_accuracy": anytime,
+                "input_spikes_per_sample": round(input_spikes, 3),
+                "spikes_per_sample": [None if s is None else round(s, 3) for s in per_layer],
+                "synops_per_sample": None if ops is None else round(ops, 1), "dense_macs_per_sample": macs,
+                "synops_per_mac": None if ops is None else round(ops / macs, 5)}

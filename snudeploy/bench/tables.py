@@ -1,0 +1,72 @@
+"""Terminal tables of benchmark records, as Markdown pipe tables (readable, and pasteable into docs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROVIDERS = {"CPUExecutionProvider": "ort-cpu", "CUDAExecutionProvider": "ort-cuda"}
+
+
+def short_labels(paths) -> list[str]:
+    """Short names for rows: the file name, or parent/name where file names repeat."""
+    names = [Path(p).name for p in paths]
+    return [f"{Path(p).parent.name}/{n}" if names.count(n) > 1 else n for p, n in zip(paths, names)]
+
+
+def latency(records: list[dict]) -> str:
+    """Rows grouped by mode, T, threads and batch (run order within), one line each.
+
+    ``x TF`` is the speed-up over the TensorFlow SNU row of the same group (TF p50 / row p50);
+    ``max/min`` flags noisy rows with ``!``.
+    """
+    rows = sorted(records, key=lambda r: (r["mode"] != "step", r["timesteps"], r["threads"], r["batch"]))
+    header = ["model", "provider", "mode", "batch", "threads", "p50 µs", "p90 µs", "p99 µs", "mean µs",
+              "stream-steps/s", "x TF", "max/min"]
+    body = [[r["label"], PROVIDERS.get(r["provider"], r["provider"]),
+             "step" if r["mode"] == "step" else f"seq T={r['timesteps']}", str(r["batch"]), str(r["threads"]),
+             _us(r["p50_us"]), _us(r["p90_us"]), _us(r["p99_us"]), _us(r["mean_us"]), f"{r['throughput']:,.0f}",
+             "-" if r["ratio_to_tf"] is None else f"{r['ratio_to_tf']:.2f}",
+             f"{r['max_us'] / r['min_us']:.1f}{' !' if r['noisy'] else ''}" if r["min_us"] > 0 else "-"]
+            for r in rows]
+    return render(header, body)
+
+
+def accuracy(records: list[dict]) -> str:
+    """One line per model: accuracy, agreement with Keras, spikes per layer, SynOps, anytime accuracy."""
+    steps = sorted({t for r in records for t in _anytime_steps(r["timesteps"])})
+    header = ["model", "format", "graph", "quant", "accuracy", "agree TF", "spikes/sample by layer",
+              "SynOps/sample", "dense MACs", "SynOps/MAC"] + [f"acc t={t}" for t in steps]
+    body = []
+    for r in records:
+        spikes = " / ".join("-" if s is None else f"{s:.4g}" for s in r["spikes_per_sample"])
+        curve = r["anytime_accuracy"]
+        body.append([r["label"], r["format"], r["graph"], r["quantization"], f"{r['accuracy']:.4f}",
+                     "-" if r["agreement_with_tf"] is None else f"{r['agreement_with_tf']:.4f}", spikes,
+                     _big(r["synops_per_sample"]), _big(r["dense_macs_per_sample"]),
+                     "-" if r["synops_per_mac"] is None else f"{r['synops_per_mac']:.3f}"]
+                    + [f"{curve[t - 1]:.4f}" if t <= len(curve) else "-" for t in steps])
+    return render(header, body)
+
+
+def render(header: list[str], body: list[list[str]]) -> str:
+    """A Markdown pipe table with padded columns."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *body)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in body])
+
+
+def _anytime_steps(timesteps: int) -> list[int]:
+    return sorted({max(1, timesteps // 4), max(1, timesteps // 2), timesteps})
+
+
+def _us(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _big(value) -> str:
+    if value is None:
+        return "-"
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.3g}"
