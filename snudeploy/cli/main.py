@@ -49,13 +49,14 @@ def cli():
 
 
 def _register():
+    from .bench import bench
     from .export import export
     from .inspect_cmd import inspect
     from .quantize import quantize
     from .run import run
     from .train import train
 
-    for command in (train, quantize, export, inspect, run):
+    for command in (train, quantize, export, inspect, run, bench):
         cli.add_command(command)
 
 

@@ -1,0 +1,171 @@
+"""``bench accuracy``: test accuracy, agreement with Keras, spikes, SynOps and the anytime curve.
+
+The test split is encoded as training and ``snudeploy run`` encode it: the encoding in the
+model's metadata, test seed = seed + 1 (:func:`snudeploy.training.encode_split`), the
+first ``limit`` samples. Models run on ONNX Runtime's CPU provider, one thread, from zero
+state (:func:`snudeploy.converters.validation.run_onnx`):
+
+* step graphs are rolled over T and expose every layer's spikes (``l{i}_y_next``), so every
+  figure is reported;
+* sequence graphs expose only the output layer's spikes at every step (and final states),
+  so hidden layers' spike counts and SynOps are null for them; accuracy, output spikes and
+  the anytime curve are complete.
+
+Use :func:`plan` (checks every input, fails fast) then :func:`run`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import datasets
+from ..errors import ConfigurationError, DatasetError, InputShapeError, ModelFileError
+from ..metadata import ModelInfo
+from ..runtime import StreamingSession
+from ..spec import Encoding, ModelSpec
+from ..training import encode_split
+from . import environment, schema
+from .tables import short_labels
+from .spikes import SpikeTally
+
+CHUNK = 512  # samples per run_onnx call: bounds memory of the per-layer spike sequences
+
+
+@dataclass(frozen=True)
+class AccuracyPlan:
+    """A checked accuracy run: models (path, label, metadata), the test data and the Keras checkpoint."""
+    targets: tuple
+    dataset: str
+    x: np.ndarray
+    y: np.ndarray
+    tf: Path | None
+
+    def settings(self) -> dict:
+        return {"models": [str(path) for path, _, _ in self.targets], "dataset": self.dataset,
+                "samples": int(len(self.y)), "tf": str(self.tf) if self.tf else None,
+                "encoding": "each model's metadata encoding, test split seed + 1"}
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    """The JSON document, and the spike raster of one sample for the plot (None without a step graph).
+
+    ``raster``: ``{"label": str, "input": [T, F], "layers": [[T, U_i], ...]}``.
+    """
+    document: dict
+    raster: dict | None
+
+
+def plan(models, dataset: str, data=None, limit: int | None = None, tf=None) -> AccuracyPlan:
+    """Check every input and load the test split; raise a :class:`SnudeployError` on bad input."""
+    if not models:
+        raise ConfigurationError("Give at least one MODEL.onnx to evaluate.")
+    if limit is not None and limit < 1:
+        raise ConfigurationError(f"--limit must be a positive number of samples, got {limit}.")
+    targets = []
+    for path, label in zip(models, short_labels(models)):
+        info = StreamingSession(path, providers="cpu", threads=1).info  # checks the file fully
+        if not {"timesteps", "max_spikes"} <= info.encoding.keys():
+            raise ConfigurationError(f"{path} has no rate encoding (timesteps, max_spikes) in its metadata, "
+                                     "so its inputs cannot be encoded as in training.")
+        targets.append((Path(path), label, info))
+    _, _, x, y = datasets.load(dataset, data)
+    x, y = x[:limit], y[:limit]
+    if not len(x):
+        raise DatasetError(f"{dataset} has no test samples.")
+    width = int(np.prod(x.shape[1:]))
+    for path, _, info in targets:
+        if width != info.features:
+            raise InputShapeError(f"{path} expects {info.features} input features, but {dataset} samples have "
+                                  f"{width} (shape {list(x.shape[1:])}).")
+        if int(y.max()) >= info.classes:
+            raise ConfigurationError(f"{dataset} has labels up to {int(y.max())}, but {path} has only "
+                                     f"{info.classes} output classes.")
+    if tf is not None:
+        if importlib.util.find_spec("tensorflow") is None:
+            raise ConfigurationError("--tf needs TensorFlow: pip install 'snudeploy[train]'.")
+        spec = ModelSpec.load(tf)
+        if spec.model != "snu" or spec.input_features != width:
+            raise ModelFileError(f"--tf {tf} must be an SNU checkpoint taking {width} features; it is a "
+                                 f"{spec.model!r} network taking {spec.input_features}.")
+    return AccuracyPlan(tuple(targets), dataset, x, y, Path(tf) if tf else None)
+
+
+def encoded_test_split(info: ModelInfo, x: np.ndarray) -> np.ndarray:
+    """``x`` encoded as the model's training encoded its test split (metadata encoding, seed + 1)."""
+    enc = info.encoding
+    spec = ModelSpec(input_features=info.features, classes=info.classes,
+                     hidden=[int(layer["units"]) for layer in info.layers[:-1]],
+                     encoding=Encoding(timesteps=int(enc["timesteps"]), max_spikes=float(enc["max_spikes"]),
+                                       seed=int(enc.get("seed", 0))))
+    return encode_split(x, spec, "test")
+
+
+def run(plan: AccuracyPlan, on_model=None) -> AccuracyResult:
+    """Evaluate every model of ``plan`` (and the Keras checkpoint); return the document and a raster."""
+    from ..converters.validation import BATCH, run_onnx, session
+
+    encoded, keras_runs = {}, {}
+    reference = None
+    if plan.tf:
+        from .keras_reference import KerasReference
+        reference = KerasReference(plan.tf)
+    records, raster = [], None
+    for path, label, info in plan.targets:
+        key = (info.encoding["timesteps"], info.encoding["max_spikes"], info.encoding.get("seed", 0))
+        if key not in encoded:
+            encoded[key] = encoded_test_split(info, plan.x)
+        spikes = encoded[key]
+        units = [int(layer["units"]) for layer in info.layers]
+        tally = SpikeTally(units, [bool(layer.get("recurrent")) for layer in info.layers], info.features)
+        sess = session(str(path), disabled_optimizers=info.quantization.get("ort_disabled_optimizers", []))
+        for start in range(0, len(spikes), CHUNK):
+            chunk = spikes[start:start + CHUNK]
+            result = run_onnx(sess, info.graph, units, chunk)
+            tally.add(chunk, result.sequences, plan.y[start:start + CHUNK])
+            if raster is None and info.graph == "step":
+                raster = {"label": label, "input": chunk[0].astype(np.float32),
+                          "layers": [result.sequences[i][0] for i in range(len(units))]}
+        record = {"model": str(path), "label": label, "format": info.format, "graph": info.graph,
+                  "network": "snu", "units": units, "quantization": info.quantization.get("method", "none"),
+                  "framework": "onnxruntime", "provider": sess.get_providers()[0], "batch": BATCH, "threads": 1,
+                  "dataset": plan.dataset, **tally.figures(), "tf_accuracy": None, "agreement_with_tf": None}
+        if reference is not None:
+            if key not in keras_runs:
+                keras_runs[key] = reference.tally(spikes, plan.y)
+            keras_predictions = keras_runs[key][1]
+            record["tf_accuracy"] = float(np.mean(keras_predictions == plan.y))
+            record["agreement_with_tf"] = float(np.mean(keras_predictions == tally.predictions))
+        records.append(record)
+        if on_model:
+            on_model()
+    if reference is not None:
+        records.append(_keras_record(plan, reference, encoded, keras_runs))
+        if on_model:
+            on_model()
+    document = {"schema_version": schema.SCHEMA_VERSION, "kind": "accuracy", "settings": plan.settings(),
+                "environment": environment.describe([1]), "records": records, "warnings": []}
+    return AccuracyResult(document, raster)
+
+
+def _keras_record(plan: AccuracyPlan, reference, encoded: dict, keras_runs: dict) -> dict:
+    """The Keras checkpoint's own row, on its own encoding of the test split."""
+    from .keras_reference import CHUNK as KERAS_CHUNK
+
+    spec = reference.spec
+    key = (spec.encoding.timesteps, spec.encoding.max_spikes, spec.encoding.seed)
+    if key not in keras_runs:
+        spikes = encoded.get(key)
+        keras_runs[key] = reference.tally(encode_split(plan.x, spec, "test") if spikes is None else spikes, plan.y)
+    tally, predictions = keras_runs[key]
+    figures = tally.figures()
+    accuracy = float(np.mean(predictions == plan.y))
+    return {"model": str(plan.tf), "label": f"{plan.tf.name} (keras)", "format": "keras", "graph": "sequence",
+            "network": "snu", "units": spec.units, "quantization": spec.quantization.get("method", "none"),
+            "framework": "tensorflow", "provider": "tensorflow", "batch": KERAS_CHUNK, "threads": 0,
+            "dataset": plan.dataset, **figures, "accuracy": accuracy, "tf_accuracy": accuracy,
+            "agreement_with_tf": 1.0}

@@ -1,0 +1,144 @@
+"""TensorFlow baselines for ``bench latency --tf/--lstm``: Keras checkpoints as timed tf.functions.
+
+A checkpoint becomes two ``tf.function``s: one time step of its Keras cells with the
+states passed explicitly (what a streaming server would run in TensorFlow; for SNU it is
+the very function the ``step`` exporter converts) and the whole-sequence Keras model.
+The LSTM baseline's step function is also converted with tf2onnx, so the same network
+can be timed on ONNX Runtime.
+
+TensorFlow fixes its thread pools when it first runs anything, so :func:`configure`
+must come before any checkpoint is loaded, and it holds for the rest of the process.
+This module imports TensorFlow; import it only when --tf or --lstm is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from ..checkpoint import load_checkpoint
+from ..metadata import INPUT_NAME, SPIKES_NAME, state_names
+from ..spec import ModelSpec
+
+LSTM_OUTPUT = "output"
+
+
+def configure(threads: int) -> dict:
+    """Give TensorFlow ``threads`` intra-op threads and one inter-op thread, CPU only.
+
+    When TensorFlow has already run in this process (e.g. under pytest) the settings can no
+    longer change; the returned dict reports what is in force (0: TensorFlow's default).
+    """
+    for setter, value in ((tf.config.threading.set_intra_op_parallelism_threads, threads),
+                          (tf.config.threading.set_inter_op_parallelism_threads, 1),
+                          (lambda v: tf.config.set_visible_devices(v, "GPU"), [])):
+        try:
+            setter(value)
+        except RuntimeError:
+            pass  # TensorFlow is initialised already; report what holds below
+    return {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            "gpus_visible": len(tf.config.get_visible_devices("GPU"))}
+
+
+@dataclass
+class KerasProgram:
+    """A checkpoint's step function (explicit state) and whole-sequence function.
+
+    Attributes:
+        checkpoint: the checkpoint folder.
+        spec: its model spec.
+        step: ``step(x [B, F], *states) -> {output, next states}``.
+        pairs: ``(state input, state output)`` names in the order ``step`` takes the states.
+        widths: the width of each state in ``pairs``.
+        output: the key of the step's output.
+        sequence: ``sequence(x [B, T, F]) -> mean output [B, C]`` (the Keras model).
+        signature: ``step``'s input signature (for tf2onnx).
+    """
+    checkpoint: Path
+    spec: ModelSpec
+    step: object
+    pairs: list
+    widths: list
+    output: str
+    sequence: object
+    signature: list
+
+
+def program(checkpoint) -> KerasProgram:
+    """Load ``checkpoint`` (SNU or LSTM) as a :class:`KerasProgram`."""
+    spec = ModelSpec.load(checkpoint)
+    model = load_checkpoint(checkpoint)
+    features = spec.input_features
+    if spec.model == "lstm":
+        step, signature, pairs, output = _lstm_step(model, features)
+    else:
+        from ..converters.step import step_function
+        from ..converters.tfgraph import snu_cells
+
+        step, signature = step_function(snu_cells(model), features)
+        pairs = [(name_in, name_out) for i in range(len(spec.units)) for _, name_in, name_out in state_names(i)]
+        output = SPIKES_NAME
+    widths = [u for u in spec.units for _ in range(2)]
+    sequence = tf.function(lambda x: model(x, training=False),
+                           input_signature=[tf.TensorSpec([None, None, features], tf.float32)])
+    return KerasProgram(Path(checkpoint), spec, step, pairs, widths, output, sequence, signature)
+
+
+def export_step(prog: KerasProgram, opset: int = 17) -> bytes:
+    """The program's step function as ONNX (tf2onnx), serialized."""
+    from ..converters.tfgraph import convert
+
+    return convert(prog.step, prog.signature, opset).SerializeToString()
+
+
+class TFStep:
+    """One call of the step function on ``B`` streams, states kept as tensors between calls."""
+
+    def __init__(self, prog: KerasProgram, x: np.ndarray):
+        self._prog = prog
+        self._frames = np.ascontiguousarray(x.transpose(1, 0, 2))
+        self._states = [tf.zeros((x.shape[0], w), tf.float32) for w in prog.widths]
+        self._t = 0
+
+    def __call__(self):
+        frame = self._frames[self._t]
+        self._t = (self._t + 1) % len(self._frames)
+        out = self._prog.step(frame, *self._states)
+        self._states = [out[name_out] for _, name_out in self._prog.pairs]
+        return out[self._prog.output].numpy()
+
+
+class TFSequence:
+    """One call of the whole-sequence Keras model on ``x [B, T, F]``."""
+
+    def __init__(self, prog: KerasProgram, x: np.ndarray):
+        self._prog, self._x = prog, x
+
+    def __call__(self):
+        return self._prog.sequence(self._x).numpy()
+
+
+def _lstm_step(model, features: int):
+    """One step of the LSTM layers' cells with explicit (h, c) states ``l{i}_h``, ``l{i}_c``."""
+    cells = [layer.cell for layer in model.layers if isinstance(layer, tf.keras.layers.LSTM)]
+    signature = [tf.TensorSpec([None, features], tf.float32, name=INPUT_NAME)]
+    pairs = []
+    for i, cell in enumerate(cells):
+        for kind in ("h", "c"):
+            signature.append(tf.TensorSpec([None, cell.units], tf.float32, name=f"l{i}_{kind}"))
+            pairs.append((f"l{i}_{kind}", f"l{i}_{kind}_next"))
+
+    @tf.function(input_signature=signature, autograph=False)
+    def lstm_step(x, *states):
+        h, outputs = x, {}
+        for i, cell in enumerate(cells):
+            h, (h_next, c_next) = cell.call(h, [states[2 * i], states[2 * i + 1]])
+            outputs[f"l{i}_h_next"], outputs[f"l{i}_c_next"] = tf.identity(h_next), tf.identity(c_next)
+        outputs[LSTM_OUTPUT] = tf.identity(h)  # tf2onnx names outputs after these keys
+        return outputs
+
+    return lstm_step, signature, pairs, LSTM_OUTPUT

@@ -1,0 +1,239 @@
+"""``bench latency``: per-step and whole-sequence latency of models, side by side in one run.
+
+Rows are timed in groups of equal (threads, batch): every model on every provider, plus
+the TensorFlow and LSTM baselines, round-robin in short bursts (:mod:`.interleave`), so the
+ratios within a group hold on a noisy machine. Step graphs are timed per step
+(``StreamingSession.step``) and, with ``--sequence T``, over whole sequences
+(``StreamingSession.run`` rolls them); sequence graphs are timed over whole sequences of
+T = ``--sequence`` or, without it, the model's T (its encoding's).
+
+TensorFlow fixes its thread count once per process, so the TensorFlow rows (``--tf``,
+``--lstm``) run with the first ``--threads`` value only; rows at other thread counts get no
+ratio. TensorFlow rows run on CPU whatever ``--provider`` says.
+
+Use :func:`plan` (checks every input, fails fast with a :class:`SnudeployError`) then
+:func:`run`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigurationError, ModelFileError, ProviderError
+from ..metadata import ModelInfo
+from ..runtime import StreamingSession, cuda_unavailable_reason
+from ..spec import ModelSpec
+from . import environment, interleave, schema, stats
+from .tables import short_labels
+from .candidates import (ORT_PROVIDERS, BareStep, Candidate, StreamStep, bare_session, spike_inputs,
+                         streaming_session)
+
+BURST = 5  # calls per candidate per round
+
+
+@dataclass(frozen=True)
+class Target:
+    """One ONNX model and what to time of it: ``modes`` = ((mode, timesteps), ...)."""
+    path: Path
+    label: str
+    info: ModelInfo
+    modes: tuple
+
+
+@dataclass(frozen=True)
+class LatencyPlan:
+    """A checked benchmark: what to time, how, and against which baselines."""
+    targets: tuple
+    batches: tuple
+    threads: tuple
+    providers: tuple
+    warmup: int
+    iters: int
+    sequence: int | None
+    tf: Path | None
+    lstm: Path | None
+
+    def groups(self) -> list[tuple[int, int]]:
+        """(threads, batch) of each group, in run order."""
+        return [(threads, batch) for threads in self.threads for batch in self.batches]
+
+    @property
+    def total_rounds(self) -> int:
+        return len(self.groups()) * interleave.rounds(self.iters, BURST)
+
+    def settings(self) -> dict:
+        return {"models": [str(t.path) for t in self.targets], "batches": list(self.batches),
+                "threads": list(self.threads), "providers": list(self.providers), "warmup": self.warmup,
+                "iters": self.iters, "burst": BURST, "sequence": self.sequence,
+                "tf": str(self.tf) if self.tf else None, "lstm": str(self.lstm) if self.lstm else None,
+                "statistic": "p50 (ratios), mean (throughput)"}
+
+
+def parse_counts(text: str, option: str) -> tuple[int, ...]:
+    """'1,16,256' -> (1, 16, 256); each a positive integer."""
+    items = [item.strip() for item in str(text).split(",") if item.strip()]
+    if not items:
+        raise ConfigurationError(f"{option} needs at least one positive integer, got {text!r}.")
+    try:
+        values = tuple(int(item) for item in items)
+    except ValueError:
+        raise ConfigurationError(f"{option} takes comma-separated positive integers, got {text!r}.") from None
+    if any(v < 1 for v in values):
+        raise ConfigurationError(f"{option} values must be positive integers, got {text!r}.")
+    return tuple(dict.fromkeys(values))
+
+
+def parse_providers(text: str) -> tuple[str, ...]:
+    """'cpu,cuda' -> ('cpu', 'cuda'); a provider this machine cannot run is an error, not a fallback."""
+    names = tuple(dict.fromkeys(item.strip().lower() for item in str(text).split(",") if item.strip()))
+    if not names:
+        raise ConfigurationError(f"--provider needs at least one of {', '.join(ORT_PROVIDERS)}, got {text!r}.")
+    unknown = [n for n in names if n not in ORT_PROVIDERS]
+    if unknown:
+        raise ConfigurationError(f"Unknown provider(s) {unknown}; choose from {', '.join(ORT_PROVIDERS)}.")
+    if "cuda" in names and (reason := cuda_unavailable_reason()) is not None:
+        raise ProviderError(f"Provider cuda is not available: {reason}. A benchmark does not fall back to "
+                            "CPU; drop cuda from --provider.")
+    return names
+
+
+def plan(models, batches: str = "1", threads: str = "1", providers: str = "cpu", warmup: int = 10,
+         iters: int = 200, sequence: int | None = None, tf=None, lstm=None) -> LatencyPlan:
+    """Check every input and describe the run; raise a :class:`SnudeployError` on bad input."""
+    if not models:
+        raise ConfigurationError("Give at least one MODEL.onnx to time.")
+    batch_list, thread_list = parse_counts(batches, "--batch"), parse_counts(threads, "--threads")
+    provider_list = parse_providers(providers)
+    if warmup < 0 or iters < 1:
+        raise ConfigurationError(f"--warmup must be >= 0 and --iters >= 1, got {warmup} and {iters}.")
+    if sequence is not None and sequence < 1:
+        raise ConfigurationError(f"--sequence must be a positive number of time steps, got {sequence}.")
+    targets = tuple(_target(Path(m), label, sequence) for m, label in zip(models, short_labels(models)))
+    features = {t.info.features for t in targets}
+    for option, checkpoint, kind in (("--tf", tf, "snu"), ("--lstm", lstm, "lstm")):
+        if checkpoint is not None:
+            _check_checkpoint(option, Path(checkpoint), kind, features)
+    return LatencyPlan(targets, batch_list, thread_list, provider_list, int(warmup), int(iters), sequence,
+                       Path(tf) if tf else None, Path(lstm) if lstm else None)
+
+
+def run(plan: LatencyPlan, on_round=None) -> dict:
+    """Time every row of ``plan``; return the JSON document (see :mod:`.schema`)."""
+    tf_threads, programs, lstm_onnx = None, [], {}
+    if plan.tf or plan.lstm:
+        from . import keras_candidates
+
+        tf_threads = keras_candidates.configure(plan.threads[0])
+        programs = [keras_candidates.program(ckpt) for ckpt in (plan.tf, plan.lstm) if ckpt]
+        lstm_onnx = {p.checkpoint: keras_candidates.export_step(p) for p in programs if p.spec.model == "lstm"}
+    warnings = []
+    if tf_threads and tf_threads["intra_op"] != plan.threads[0]:
+        warnings.append(f"TensorFlow was already initialised in this process with intra-op threads = "
+                        f"{tf_threads['intra_op']} (0: its default); its rows say so and have no ratio "
+                        f"unless that matches a --threads value.")
+    env = environment.describe(list(plan.threads), tf_threads)
+    records = []
+    for threads, batch in plan.groups():
+        candidates = _ort_candidates(plan, threads, batch)
+        if programs and threads == plan.threads[0]:
+            candidates += _keras_candidates(plan, programs, lstm_onnx, threads, tf_threads, batch)
+        timed = interleave.interleave({str(i): c.call for i, c in enumerate(candidates)}, plan.iters, BURST,
+                                      plan.warmup, on_round=on_round)
+        for i, candidate in enumerate(candidates):
+            row = candidate.row
+            records.append({**row, **stats.summarize(timed[str(i)], row["batch"], row["timesteps"])})
+    stats.add_ratios(records)
+    warnings += [stats.noise_warning(r) for r in records if r["noisy"]]
+    return {"schema_version": schema.SCHEMA_VERSION, "kind": "latency", "settings": plan.settings(),
+            "environment": env, "records": records, "warnings": warnings}
+
+
+def _target(path: Path, label: str, sequence: int | None) -> Target:
+    info = StreamingSession(path, providers="cpu", threads=1).info  # checks the file fully, fails fast
+    encoded_t = info.encoding.get("timesteps")
+    if info.graph == "step":
+        modes = (("step", 1),) + ((("sequence", sequence),) if sequence else ())
+    elif info.timesteps:  # a sequence graph built for one T (unrolled)
+        if sequence not in (None, info.timesteps):
+            raise ConfigurationError(f"{path} only runs sequences of T={info.timesteps}, not --sequence "
+                                     f"{sequence}. Export it with --timesteps {sequence}, or leave it out.")
+        modes = (("sequence", int(info.timesteps)),)
+    elif sequence or encoded_t:
+        modes = (("sequence", int(sequence or encoded_t)),)
+    else:
+        raise ConfigurationError(f"{path} is a sequence graph whose metadata gives no T; pass --sequence T.")
+    return Target(path, label, info, modes)
+
+
+def _check_checkpoint(option: str, checkpoint: Path, kind: str, features: set) -> None:
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ConfigurationError(f"{option} needs TensorFlow: pip install 'snudeploy[train]'.")
+    spec = ModelSpec.load(checkpoint)
+    if spec.model != kind:
+        raise ModelFileError(f"{option} {checkpoint} holds a {spec.model!r} network; {option} takes a "
+                             f"{kind!r} checkpoint.")
+    if features != {spec.input_features}:
+        raise ConfigurationError(f"{option} {checkpoint} takes {spec.input_features} input features, but the "
+                                 f"models take {sorted(features)}; compare networks of the same input.")
+
+
+def _row(target_fields: dict, provider: str, batch: int, threads: int, mode: str, timesteps: int) -> dict:
+    return {**target_fields, "provider": provider, "batch": batch, "threads": threads, "mode": mode,
+            "timesteps": timesteps}
+
+
+def _inputs(cache: dict, batch: int, timesteps: int, features: int, max_spikes: float):
+    key = (batch, timesteps, features, max_spikes)
+    if key not in cache:
+        cache[key] = spike_inputs(batch, timesteps, features, max_spikes)
+    return cache[key]
+
+
+def _ort_candidates(plan: LatencyPlan, threads: int, batch: int) -> list[Candidate]:
+    candidates, cache = [], {}
+    for provider in plan.providers:
+        for target in plan.targets:
+            info = target.info
+            session = streaming_session(target.path, provider, threads)
+            fields = {"model": str(target.path), "label": target.label, "format": info.format,
+                      "graph": info.graph, "network": "snu", "units": [int(layer["units"]) for layer in info.layers],
+                      "quantization": info.quantization.get("method", "none"), "framework": "onnxruntime"}
+            frames_t = int(info.encoding.get("timesteps") or 20)
+            spikes = float(info.encoding.get("max_spikes") or frames_t / 4)
+            for mode, timesteps in target.modes:
+                x = _inputs(cache, batch, frames_t if mode == "step" else timesteps, info.features, spikes)
+                call = StreamStep(session, x) if mode == "step" else (lambda s=session, x=x: s.run(x))
+                candidates.append(Candidate(_row(fields, session.provider, batch, threads, mode, timesteps), call))
+    return candidates
+
+
+def _keras_candidates(plan: LatencyPlan, programs, lstm_onnx: dict, threads: int, tf_threads: dict,
+                      batch: int) -> list[Candidate]:
+    from .keras_candidates import TFSequence, TFStep
+
+    tf_provider = "tensorflow-gpu" if tf_threads["gpus_visible"] else "tensorflow-cpu"
+    modes = list(dict.fromkeys(mode for target in plan.targets for mode in target.modes))
+    candidates, cache = [], {}
+    for prog in programs:
+        spec = prog.spec
+        fields = {"model": str(prog.checkpoint), "network": spec.model, "units": spec.units,
+                  "quantization": spec.quantization.get("method", "none")}
+        keras = {**fields, "label": f"{prog.checkpoint.name} (keras)", "format": "keras", "framework": "tensorflow"}
+        bare = {**fields, "label": f"{prog.checkpoint.name} (tf2onnx step)", "format": "step", "graph": "step",
+                "framework": "onnxruntime"}
+        sessions = {provider: bare_session(lstm_onnx[prog.checkpoint], provider, threads)
+                    for provider in plan.providers} if prog.checkpoint in lstm_onnx else {}
+        for mode, timesteps in modes:
+            frames_t = spec.encoding.timesteps if mode == "step" else timesteps
+            x = _inputs(cache, batch, frames_t, spec.input_features, spec.encoding.max_spikes)
+            graph = "step" if mode == "step" else "sequence"
+            call = TFStep(prog, x) if mode == "step" else TFSequence(prog, x)
+            candidates.append(Candidate(_row({**keras, "graph": graph}, tf_provider, batch, tf_threads["intra_op"],
+                                             mode, timesteps), call))
+            for provider, session in sessions.items():
+                call = BareStep(session, prog.pairs, prog.widths, prog.output, x, rolled=mode == "sequence")
+                candidates.append(Candidate(_row(bare, ORT_PROVIDERS[provider], batch, threads, mode, timesteps),
+                                            call))
+    return candidates

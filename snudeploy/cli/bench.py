@@ -1,0 +1,105 @@
+"""`snudeploy bench latency|accuracy`: measure exported models (the logic lives in snudeploy.bench)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import data_option, dataset_option, json_option, write_json
+
+model_arguments = click.argument("models", nargs=-1, required=True, metavar="MODEL.onnx...",
+                                 type=click.Path(dir_okay=False, path_type=Path))
+plot_option = click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+                           help="Also write PNG plots into folder DIR.")
+
+
+def _stderr_bar(length: int, label: str):
+    return click.progressbar(length=length, label=label, file=click.get_text_stream("stderr"))
+
+
+@click.group()
+def bench():
+    """Measure exported models: latency (with TensorFlow and LSTM baselines) and accuracy."""
+
+
+@bench.command()
+@model_arguments
+@click.option("--batch", "batches", default="1", show_default=True, metavar="B[,B...]",
+              help="Batch sizes: streams stepped together, or sequences per call.")
+@click.option("--threads", default="1", show_default=True, metavar="N[,N...]",
+              help="ONNX Runtime intra-op thread counts. TensorFlow rows use the first one.")
+@click.option("--provider", "providers", default="cpu", show_default=True, metavar="cpu[,cuda]",
+              help="ONNX Runtime providers; one this machine cannot run is an error (no fallback).")
+@click.option("--warmup", type=click.IntRange(0), default=10, show_default=True, metavar="N",
+              help="Untimed calls per row before timing.")
+@click.option("--iters", type=click.IntRange(1), default=200, show_default=True, metavar="N",
+              help="Timed calls per row (interleaved with the other rows in bursts of 5).")
+@click.option("--sequence", type=click.IntRange(1), metavar="T",
+              help="Also time whole sequences of T steps (step graphs rolled; sequence graphs use T) "
+                   "[sequence graphs: the model's T].")
+@click.option("--tf", "tf_checkpoint", type=click.Path(path_type=Path), metavar="CKPT",
+              help="SNU checkpoint to time in TensorFlow in the same run; rows show their speed-up over it.")
+@click.option("--lstm", "lstm_checkpoint", type=click.Path(path_type=Path), metavar="CKPT",
+              help="LSTM baseline checkpoint (train --model lstm) to time on ONNX Runtime and TensorFlow.")
+@json_option
+@plot_option
+def latency(models, batches, threads, providers, warmup, iters, sequence, tf_checkpoint, lstm_checkpoint,
+            json_path, plot_dir):
+    """Time models per step and per whole sequence, side by side with TensorFlow and an LSTM.
+
+    Prints p50/p90/p99/mean latency per call, throughput in stream-steps/s and, with --tf,
+    each row's speed-up over the TensorFlow row of the same batch and threads
+    (TF p50 / row p50). Rows whose slowest call took over 2x their fastest are flagged.
+    """
+    from ..bench import environment, tables
+    from ..bench import latency as bench_latency
+
+    plan = bench_latency.plan(models, batches, threads, providers, warmup, iters, sequence,
+                              tf_checkpoint, lstm_checkpoint)
+    with _stderr_bar(plan.total_rounds, "timing") as bar:
+        document = bench_latency.run(plan, on_round=lambda: bar.update(1))
+    click.echo(environment.summary(document["environment"]))
+    click.echo(tables.latency(document["records"]))
+    for warning in document["warnings"]:
+        click.echo(f"Warning: {warning}", err=True)
+    write_json(json_path, document)
+    if plot_dir is not None:
+        from ..bench import plots
+        click.echo(f"Plot: {plots.latency(document['records'], plot_dir)}")
+
+
+@bench.command()
+@model_arguments
+@dataset_option(required=True, help="Dataset whose test split to run.")
+@data_option
+@click.option("--limit", type=click.IntRange(1), metavar="N", help="Use only the first N test samples.")
+@click.option("--tf", "tf_checkpoint", type=click.Path(path_type=Path), metavar="CKPT",
+              help="SNU checkpoint to compare with: its accuracy and prediction agreement on the same data.")
+@json_option
+@plot_option
+def accuracy(models, dataset, data, limit, tf_checkpoint, json_path, plot_dir):
+    """Test accuracy, spikes per layer, SynOps and anytime accuracy of models.
+
+    The test split is encoded as in training and `snudeploy run` (the model's metadata
+    encoding, test seed). SynOps count one operation per spike per target unit; dense MACs
+    are what the same network costs computed densely.
+    """
+    from ..bench import accuracy as bench_accuracy
+    from ..bench import environment, tables
+
+    plan = bench_accuracy.plan(models, dataset, data, limit, tf_checkpoint)
+    with _stderr_bar(len(plan.targets) + bool(plan.tf), "models") as bar:
+        result = bench_accuracy.run(plan, on_model=lambda: bar.update(1))
+    document = result.document
+    click.echo(environment.summary(document["environment"]))
+    click.echo(f"{dataset} test split, {document['settings']['samples']} samples")
+    click.echo(tables.accuracy(document["records"]))
+    for warning in document["warnings"]:
+        click.echo(f"Warning: {warning}", err=True)
+    write_json(json_path, document)
+    if plot_dir is not None:
+        from ..bench import plots
+        click.echo(f"Plot: {plots.anytime(document['records'], plot_dir)}")
+        if result.raster is not None:
+            click.echo(f"Plot: {plots.raster(result.raster, plot_dir)}")
