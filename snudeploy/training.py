@@ -100,6 +100,20 @@ def train(spec: ModelSpec, data, verbose: int = 1, model=None):
     return model, metrics
 
 
+def train_checkpoint(spec: ModelSpec, data, out, verbose: int = 1) -> dict:
+    """Train ``spec`` and write the checkpoint and ``metrics.json`` into ``out``; return the metrics."""
+    import json
+    from pathlib import Path
+
+    from .checkpoint import save_checkpoint
+
+    model, metrics = train(spec, data, verbose=verbose)
+    spec.metrics = {k: v for k, v in metrics.items() if k != "history"}
+    save_checkpoint(model, spec, out)
+    (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
 def evaluate(model, spec: ModelSpec, test_spikes: np.ndarray, y_test: np.ndarray, verbose: int = 0) -> dict:
     """Test loss/accuracy, eval time and mean spikes per sample per layer."""
     start = time.perf_counter()
@@ -127,6 +141,11 @@ def mean_spikes(model, spec: ModelSpec, spikes: np.ndarray, batch_size: int = 50
         outputs = probe(tf.cast(spikes[start:start + batch_size], tf.float32), training=False)
         totals += [float(tf.reduce_sum(o)) for o in outputs]
     return [round(t / len(spikes), 3) for t in totals]
+
+
+def keras_verbosity() -> int:
+    """Keras ``verbose``: a live progress bar on a terminal, one line per epoch in logs."""
+    return 1 if sys.stdout.isatty() else 2
 
 
 def versions() -> dict:

@@ -53,10 +53,11 @@ def _register():
     from .export import export
     from .inspect_cmd import inspect
     from .quantize import quantize
+    from .quickstart import quickstart
     from .run import run
     from .train import train
 
-    for command in (train, quantize, export, inspect, run, bench):
+    for command in (quickstart, train, quantize, export, inspect, run, bench):
         cli.add_command(command)
 
 

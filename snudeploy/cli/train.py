@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -47,7 +46,7 @@ def train(dataset, data, out, model, hidden, cell, decay, g, recurrent, lateral_
     """
     from .. import datasets
     from ..spec import ModelSpec
-    from ..training import dataset_defaults, train as run_training
+    from ..training import dataset_defaults, keras_verbosity, train_checkpoint
 
     encoding, recipe = dataset_defaults(dataset)
     for target, name, value in [(encoding, "timesteps", timesteps), (encoding, "max_spikes", max_spikes),
@@ -66,13 +65,7 @@ def train(dataset, data, out, model, hidden, cell, decay, g, recurrent, lateral_
     click.echo(f"Training {model.upper()} {'-'.join(map(str, spec.units))} on {dataset} "
                f"({min(len(x_train), limit or len(x_train))} train / {len(x_test)} test), "
                f"{recipe.epochs} epochs, {recipe.optimizer} lr={recipe.lr}, batch {recipe.batch_size}.", err=True)
-    keras_model, metrics = run_training(spec, (x_train, y_train, x_test, y_test), verbose=0 if quiet else 1)
-
-    from ..checkpoint import save_checkpoint
-
-    spec.metrics = {k: v for k, v in metrics.items() if k != "history"}
-    save_checkpoint(keras_model, spec, out)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    metrics = train_checkpoint(spec, (x_train, y_train, x_test, y_test), out, verbose=0 if quiet else keras_verbosity())
     click.echo(f"test accuracy {metrics['test_accuracy']:.4f}  loss {metrics['test_loss']:.5f}  "
                f"train {metrics['train_seconds']:.1f} s  eval {metrics['eval_seconds']:.2f} s")
     if metrics["mean_spikes_per_sample"]:
