@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from snudeploy import datasets
-from snudeploy.encoding import encode_rate
 from snudeploy.runtime import StreamingSession
+from snudeploy.runtime.evaluate import encode_test_split
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 FOLDERS = sorted(p for p in MODELS.iterdir() if p.is_dir())
@@ -47,7 +47,5 @@ def test_file_reproduces_card_accuracy(path):
     info = session.info
     assert info.raw["validation"] and info.raw["producer"]
     x, y = _load_test_split(info.raw["dataset"])
-    enc = info.encoding
-    spikes = encode_rate(x, enc["timesteps"], enc["max_spikes"], seed=enc["seed"] + 1)  # the test split's seed
-    accuracy = 100 * float(np.mean(session.run(spikes).argmax(axis=1) == y))
+    accuracy = 100 * float(np.mean(session.run(encode_test_split(info, x)).argmax(axis=1) == y))
     assert accuracy == pytest.approx(card_accuracies(path.parent)[path.name], abs=0.1)

@@ -1,7 +1,7 @@
 """``bench accuracy``: test accuracy, agreement with Keras, spikes, SynOps and the anytime curve.
 
 The test split is encoded as training and ``snudeploy run`` encode it: the encoding in the
-model's metadata, test seed = seed + 1 (:func:`snudeploy.training.encode_split`), the
+model's metadata, test seed = seed + 1 (:func:`snudeploy.runtime.evaluate.encode_test_split`), the
 first ``limit`` samples. Models run on ONNX Runtime's CPU provider, one thread, from zero
 state (:func:`snudeploy.converters.validation.run_onnx`):
 
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import datasets
-from ..errors import ConfigurationError, DatasetError, InputShapeError, ModelFileError
-from ..metadata import ModelInfo
+from ..errors import ConfigurationError, DatasetError, ModelFileError
 from ..runtime import StreamingSession
-from ..spec import Encoding, ModelSpec
+from ..runtime.evaluate import check_data, encode_test_split, rate_encoding
+from ..spec import ModelSpec
 from ..training import encode_split
 from . import environment, schema
 from .tables import short_labels
@@ -69,9 +69,7 @@ def plan(models, dataset: str, data=None, limit: int | None = None, tf=None) -> 
     targets = []
     for path, label in zip(models, short_labels(models)):
         info = StreamingSession(path, providers="cpu", threads=1).info  # checks the file fully
-        if not {"timesteps", "max_spikes"} <= info.encoding.keys():
-            raise ConfigurationError(f"{path} has no rate encoding (timesteps, max_spikes) in its metadata, "
-                                     "so its inputs cannot be encoded as in training.")
+        rate_encoding(info, str(path))  # fails fast when the metadata has no encoding
         targets.append((Path(path), label, info))
     _, _, x, y = datasets.load(dataset, data)
     x, y = x[:limit], y[:limit]
@@ -79,12 +77,7 @@ def plan(models, dataset: str, data=None, limit: int | None = None, tf=None) -> 
         raise DatasetError(f"{dataset} has no test samples.")
     width = int(np.prod(x.shape[1:]))
     for path, _, info in targets:
-        if width != info.features:
-            raise InputShapeError(f"{path} expects {info.features} input features, but {dataset} samples have "
-                                  f"{width} (shape {list(x.shape[1:])}).")
-        if int(y.max()) >= info.classes:
-            raise ConfigurationError(f"{dataset} has labels up to {int(y.max())}, but {path} has only "
-                                     f"{info.classes} output classes.")
+        check_data(info, x, y, str(path), dataset)
     if tf is not None:
         if importlib.util.find_spec("tensorflow") is None:
             raise ConfigurationError("--tf needs TensorFlow: pip install 'snudeploy[train]'.")
@@ -93,16 +86,6 @@ def plan(models, dataset: str, data=None, limit: int | None = None, tf=None) -> 
             raise ModelFileError(f"--tf {tf} must be an SNU checkpoint taking {width} features; it is a "
                                  f"{spec.model!r} network taking {spec.input_features}.")
     return AccuracyPlan(tuple(targets), dataset, x, y, Path(tf) if tf else None)
-
-
-def encoded_test_split(info: ModelInfo, x: np.ndarray) -> np.ndarray:
-    """``x`` encoded as the model's training encoded its test split (metadata encoding, seed + 1)."""
-    enc = info.encoding
-    spec = ModelSpec(input_features=info.features, classes=info.classes,
-                     hidden=[int(layer["units"]) for layer in info.layers[:-1]],
-                     encoding=Encoding(timesteps=int(enc["timesteps"]), max_spikes=float(enc["max_spikes"]),
-                                       seed=int(enc.get("seed", 0))))
-    return encode_split(x, spec, "test")
 
 
 def run(plan: AccuracyPlan, on_model=None) -> AccuracyResult:
@@ -118,7 +101,7 @@ def run(plan: AccuracyPlan, on_model=None) -> AccuracyResult:
     for path, label, info in plan.targets:
         key = (info.encoding["timesteps"], info.encoding["max_spikes"], info.encoding.get("seed", 0))
         if key not in encoded:
-            encoded[key] = encoded_test_split(info, plan.x)
+            encoded[key] = encode_test_split(info, plan.x, str(path))
         spikes = encoded[key]
         units = [int(layer["units"]) for layer in info.layers]
         tally = SpikeTally(units, [bool(layer.get("recurrent")) for layer in info.layers], info.features)

@@ -28,14 +28,10 @@ def run(model, dataset, data, limit, streams, provider, threads, sequence, json_
     Prints accuracy, mean output spikes per sample, throughput in sample-steps per second
     (one stream advanced one time step) and the provider in use.
     """
-    import numpy as np
-
     from .. import datasets
-    from ..encoding import encode_rate
-    from ..errors import ConfigurationError, DatasetError, InputShapeError
+    from ..errors import ConfigurationError, DatasetError
     from ..runtime import StreamingSession
-    from ..runtime.evaluate import evaluate
-    from ..spec import Encoding
+    from ..runtime.evaluate import check_data, encode_test_split, evaluate
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -45,25 +41,12 @@ def run(model, dataset, data, limit, streams, provider, threads, sequence, json_
     name = dataset or session.info.raw.get("dataset")
     if not name:
         raise ConfigurationError(f"{model} does not name its dataset in its metadata; pass --dataset.")
-    meta_encoding = session.info.encoding
-    if not {"timesteps", "max_spikes"} <= meta_encoding.keys():
-        raise ConfigurationError(f"{model} has no rate encoding (timesteps, max_spikes) in its metadata, "
-                                 "so its inputs cannot be encoded as in training.")
-    encoding = Encoding(timesteps=int(meta_encoding["timesteps"]), max_spikes=float(meta_encoding["max_spikes"]),
-                        seed=int(meta_encoding.get("seed", 0)))
-
     _, _, x_test, y_test = datasets.load(name, data)
     x, y = x_test[:limit], y_test[:limit]
     if not len(x):
         raise DatasetError(f"{name} has no test samples.")
-    width = int(np.prod(x.shape[1:]))
-    if width != session.features:
-        raise InputShapeError(f"{model} expects {session.features} input features, but {name} samples have "
-                              f"{width} (shape {list(x.shape[1:])}).")
-    if int(y.max()) >= session.classes:
-        raise ConfigurationError(f"{name} has labels up to {int(y.max())}, but {model} has only "
-                                 f"{session.classes} output classes.")
-    spikes = encode_rate(x, encoding.timesteps, encoding.max_spikes, encoding.split_seed("test"))
+    check_data(session.info, x, y, str(model), name)
+    spikes = encode_test_split(session.info, x, str(model))
     samples, timesteps = spikes.shape[:2]
     with click.progressbar(length=samples, label=f"{'sequences' if sequence else 'streams'} of {name}",
                            file=click.get_text_stream("stderr")) as bar:
