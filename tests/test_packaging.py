@@ -1,7 +1,10 @@
 """Every package folder ships: pyproject's explicit package list misses none."""
 
-import tomllib
 from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 ROOT = Path(__file__).resolve().parents[1]
 
