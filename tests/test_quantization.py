@@ -60,6 +60,7 @@ def test_inspect_shows_quantization(quantized):
     result = CliRunner().invoke(cli, ["inspect", str(out / "step.int8.onnx")])
     assert result.exit_code == 0, result.output
     assert method in result.output
+    assert "vs the float step export" in result.output and "FAIL" not in result.output
 
 
 def test_bad_inputs_exit_2(digits_checkpoint, tmp_path):

@@ -82,7 +82,12 @@ def _render(info: dict) -> str:
         add("encoding", ", ".join(f"{k} {v}" for k, v in enc.items()))
     add("quantization", ", ".join(f"{k} {v}" for k, v in info["quantization"].items()))
     v = info.get("validation")
-    if v:
+    if v and "against" in v:  # an int8 model: compared with its float parent, no gates
+        per_layer = "/".join(f"{a:.3f}" for a in v["spike_agreement_per_layer"].values())
+        add("validation", f"vs the {v['against']}: accuracy {v['float_accuracy']:.4f} -> {v['int8_accuracy']:.4f} "
+            f"(drop {v['accuracy_drop_points']:.2f} points), prediction agreement {v['prediction_agreement']:.4f}, "
+            f"spike agreement per layer {per_layer} on {v['test_samples']} test samples")
+    elif v:
         verdict = "pass" if v.get("passed") else "FAIL " + "; ".join(v.get("failures", []))
         add("validation", f"{verdict}: spike agreement {v.get('spike_agreement', float('nan')):.6f}, "
             f"max |Δstate| {v.get('max_state_delta', float('nan')):.2e}, prediction agreement "
