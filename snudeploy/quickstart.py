@@ -192,7 +192,7 @@ def format_summary(s: dict) -> str:
         f"{'accuracy':<34}{'value':>12}",
         f"{'  SNU, Keras':<34}{100 * k['snu_accuracy']:>11.2f}%",
         f"{'  SNU, ONNX Runtime (streamed)':<34}{100 * rt['accuracy']:>11.2f}%",
-        f"{'  SNU, int8 PTQ':<34}{100 * q['accuracy']:>11.2f}%   ({q['drop_points']:+.2f} pts drop)",
+        f"{'  SNU, int8 PTQ':<34}{100 * q['accuracy']:>11.2f}%   ({-q['drop_points']:+.2f} pts vs float)",
         f"{'  LSTM baseline, Keras':<34}{100 * k['lstm_accuracy']:>11.2f}%   ({k['lstm_epochs']} epochs)",
         f"{'  anytime: within 1 pt after':<34}{s['steps_to_within_1_point']:>9d} of {len(s['anytime_accuracy'])} steps",
         "",
