@@ -1,7 +1,6 @@
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -9,14 +8,14 @@ from click.testing import CliRunner
 from snudeploy.cli.main import cli
 
 
-def test_help_is_fast_and_tensorflow_free():
-    code = ("import sys, time; t = time.perf_counter(); from snudeploy.cli.main import cli\n"
+def test_help_is_tensorflow_free():
+    """What makes --help slow is importing TensorFlow (seconds); the README gives the measured time."""
+    code = ("import sys; from snudeploy.cli.main import cli\n"
             "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'tensorflow' not in sys.modules, 'TensorFlow imported'\n"
-            "print(time.perf_counter() - t)")
+            "assert 'tensorflow' not in sys.modules, 'TensorFlow imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "train" in out.stdout
-    assert float(out.stdout.strip().splitlines()[-1]) < 2.0
+    for command in ("quickstart", "train", "export", "quantize", "inspect", "run", "bench"):
+        assert command in out.stdout
 
 
 def test_runtime_import_is_tensorflow_free():
@@ -64,12 +63,10 @@ def test_train_writes_checkpoint_and_metrics(tmp_path):
 @pytest.mark.train
 @pytest.mark.slow
 def test_digits_default_recipe_reaches_93_percent(tmp_path):
-    start = time.perf_counter()
     result = CliRunner().invoke(cli, ["train", "--dataset", "digits", "--out", str(tmp_path / "d"), "--quiet"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "d" / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.93
-    assert time.perf_counter() - start < 180
 
 
 @pytest.mark.train
