@@ -24,7 +24,6 @@ SCHEMA_VERSION = 1
 INPUT_NAME = "x"
 SPIKES_NAME = "spikes"
 RATES_NAME = "rates"
-FORMATS = ("step", "unrolled", "loop", "customop")
 GRAPHS = ("step", "sequence")
 
 

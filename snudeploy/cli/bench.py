@@ -14,6 +14,17 @@ plot_option = click.option("--plot", "plot_dir", type=click.Path(file_okay=False
                            help="Also write PNG plots into folder DIR.")
 
 
+def _report(document: dict, table: str, json_path) -> None:
+    """The machine, the table, the warnings (stderr) and the optional JSON of one bench document."""
+    from ..bench import environment
+
+    click.echo(environment.summary(document["environment"]))
+    click.echo(table)
+    for warning in document["warnings"]:
+        click.echo(f"Warning: {warning}", err=True)
+    write_json(json_path, document)
+
+
 def _stderr_bar(length: int, label: str):
     return click.progressbar(length=length, label=label, file=click.get_text_stream("stderr"))
 
@@ -52,18 +63,14 @@ def latency(models, batches, threads, providers, warmup, iters, sequence, tf_che
     each row's speed-up over the TensorFlow row of the same batch and threads
     (TF p50 / row p50). Rows whose slowest call took over 2x their fastest are flagged.
     """
-    from ..bench import environment, tables
     from ..bench import latency as bench_latency
+    from ..bench import tables
 
     plan = bench_latency.plan(models, batches, threads, providers, warmup, iters, sequence,
                               tf_checkpoint, lstm_checkpoint)
     with _stderr_bar(plan.total_rounds, "timing") as bar:
         document = bench_latency.run(plan, on_round=lambda: bar.update(1))
-    click.echo(environment.summary(document["environment"]))
-    click.echo(tables.latency(document["records"]))
-    for warning in document["warnings"]:
-        click.echo(f"Warning: {warning}", err=True)
-    write_json(json_path, document)
+    _report(document, tables.latency(document["records"]), json_path)
     if plot_dir is not None:
         from ..bench import plots
         click.echo(f"Plot: {plots.latency(document['records'], plot_dir)}")
@@ -86,18 +93,14 @@ def accuracy(models, dataset, data, limit, tf_checkpoint, json_path, plot_dir):
     are what the same network costs computed densely.
     """
     from ..bench import accuracy as bench_accuracy
-    from ..bench import environment, tables
+    from ..bench import tables
 
     plan = bench_accuracy.plan(models, dataset, data, limit, tf_checkpoint)
     with _stderr_bar(len(plan.targets) + bool(plan.tf), "models") as bar:
         result = bench_accuracy.run(plan, on_model=lambda: bar.update(1))
     document = result.document
-    click.echo(environment.summary(document["environment"]))
-    click.echo(f"{dataset} test split, {document['settings']['samples']} samples")
-    click.echo(tables.accuracy(document["records"]))
-    for warning in document["warnings"]:
-        click.echo(f"Warning: {warning}", err=True)
-    write_json(json_path, document)
+    _report(document, f"{dataset} test split, {document['settings']['samples']} samples\n"
+            + tables.accuracy(document["records"]), json_path)
     if plot_dir is not None:
         from ..bench import plots
         click.echo(f"Plot: {plots.anytime(document['records'], plot_dir)}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..converters.formats import names as format_names
+from ..converters.formats import get as get_format, names as format_names
 from ..datasets import NAMES as DATASETS
 from .options import json_option, write_json
 
@@ -16,7 +16,8 @@ HEADER = ("file", "format", "graph", "nodes", "inner", "size KB", "spike agr.", 
 @click.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path), metavar="CKPT")
 @click.option("--format", "format_", type=click.Choice([*format_names(), "all"]), default="step", show_default=True,
-              help="Export format; 'all' writes every format into --out.")
+              help="Export format; 'all' writes every format into --out. " + "; ".join(
+                  f"{name}: {get_format(name).description}" for name in format_names()) + ".")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, metavar="DIR",
               help="Folder for the .onnx file(s) and validation.json.")
 @click.option("--timesteps", type=click.IntRange(1), metavar="T",
