@@ -59,11 +59,12 @@ def run(dataset: str = "digits", out="runs/quickstart", data=None, log=print, pr
 
     stage("3/7 Exporting every ONNX format and validating each against TensorFlow")
     from .converters import export_files
-    exports = {f.path.name: f for f in export_files(out / "snu", "all", out / "onnx")}
+    exported = export_files(out / "snu", "all", out / "onnx")
+    exports = {f.path.name: f for f in exported}
 
     stage("4/7 Quantizing to int8 (ONNX Runtime static PTQ)")
     from .quantization import quantize
-    int8 = quantize(out / "snu", "ptq", out / "int8", data=data, log=lambda message: None)
+    int8 = quantize(out / "snu", "ptq", out / "int8", data=data, log=lambda message: None, float_files=exported)
 
     stage("5/7 Streaming the test set through the runtime (step graph, 32 concurrent streams)")
     streamed = _stream(out / "onnx" / "step.onnx", snu_spec, x_test, y_test, progress)

@@ -31,8 +31,13 @@ REPORT_FILE = "quantization.json"
 
 def quantize(checkpoint, method: str, out, calibration: int = 256, data=None, epochs: int = 1,
              lr: float | None = None, limit: int | None = None, test_samples: int | None = None,
-             opset: int = 17, log=print) -> dict:
-    """Quantize ``checkpoint`` with ``method``; write int8 graphs and a report into ``out``."""
+             opset: int = 17, log=print, float_files=None) -> dict:
+    """Quantize ``checkpoint`` with ``method``; write int8 graphs and a report into ``out``.
+
+    ``float_files``: the checkpoint's already validated exports (``ExportedFile``s of the
+    ``step`` and ``customop`` formats, as ``export_files`` returns them), to reuse instead of
+    exporting the float parents again.
+    """
     from .. import datasets
     from ..converters import export_files
     from ..converters.validation import run_onnx, session
@@ -65,8 +70,10 @@ def quantize(checkpoint, method: str, out, calibration: int = 256, data=None, ep
     def float_exports(ckpt, folder):
         return {(f.format, f.graph): f for name in onnx_int8.QUANTIZABLE for f in export_files(ckpt, name, folder)}
 
-    log("Exporting and validating the float parent graphs...")
-    parents = float_exports(checkpoint, out / "float")
+    parents = {(f.format, f.graph): f for f in float_files or ()}
+    if not all(key in parents for key in onnx_int8.QUANTIZABLE.items()):
+        log("Exporting and validating the float parent graphs...")
+        parents = float_exports(checkpoint, out / "float")
     sources = parents if method == "ptq" else float_exports(source, out / "qat-float")
 
     units = [layer["units"] for layer in parents["step", "step"].metadata["layers"]]
@@ -105,7 +112,7 @@ def quantize(checkpoint, method: str, out, calibration: int = 256, data=None, ep
         latency = report.latency_us({"float": float_sess, "int8": int8_sess}, graph, units,
                                     spec.input_features, spec.encoding.timesteps)
         results["graphs"][name] = {
-            "file": target.name, "float_file": str(parent_file.path.relative_to(out)), **figures,
+            "file": target.name, "float_file": str(parent_file.path), **figures,
             "float_size_bytes": parent_file.size_bytes, "int8_size_bytes": target.stat().st_size,
             "size_ratio": round(parent_file.size_bytes / target.stat().st_size, 2),
             "latency_us": latency, "latency_unit": "one step" if graph == "step" else "one whole sequence"}
