@@ -1,5 +1,10 @@
 """The ``customop`` format: one ``ai.snudeploy`` node per SNU layer.
 
+It writes a sequence graph (one ``SNULayer`` node per layer, dynamic T) and a step graph
+(one ``SNUCell`` node per layer) built from the same weights; no TensorFlow graph is
+traced: the weights come from the checkpoint via :func:`snudeploy.converters.network.from_keras`,
+or from numpy (tests, NIR import).
+
 ``SNUCell`` (one step) and ``SNULayer`` (a whole sequence) are custom-domain ops whose
 implementation ships inside the model as model-local ONNX functions, so stock ONNX
 Runtime (which inlines them) and ``onnx.reference`` both run the model, while a native
@@ -19,6 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .. import activation_table
 from ..errors import ExportError
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
 from .network import SNULayerParams
@@ -61,18 +67,17 @@ def _step_body(nodes: _Nodes, projection: str, y_prev: str, s_prev: str, variant
     pre = nodes("Add", [projection, decayed])
     if variant["recurrent"]:
         pre = nodes("Add", [pre, nodes("MatMul", [y_prev, recurrent_kernel])])
-    g = variant["g"]
-    if g == "leaky_relu":
-        nodes("LeakyRelu", [pre], [s_out], alpha=0.1)
-    elif g == "relu":
-        nodes("Relu", [pre], [s_out])
+    emit_activation(nodes, variant["g"], pre, s_out, zero)
+    emit_activation(nodes, variant["activation"], nodes("Sub", [s_out, threshold]), y_out, zero)
+
+
+def emit_activation(nodes: _Nodes, name: str, x: str, out: str, zero: str) -> None:
+    """The ONNX nodes of activation ``name`` (see :mod:`snudeploy.activations`) from ``x`` to ``out``."""
+    act = activation_table.get(name)
+    if act.onnx_op == "Heaviside":  # exports as Greater + Cast, as tf2onnx converts the Keras step
+        nodes("Cast", [nodes("Greater", [x, zero])], [out], to=TensorProto.FLOAT)
     else:
-        nodes("Identity", [pre], [s_out])
-    z = nodes("Sub", [s_out, threshold])
-    if variant["activation"] == "sigmoid":
-        nodes("Sigmoid", [z], [y_out])
-    else:
-        nodes("Cast", [nodes("Greater", [z, zero])], [y_out], to=TensorProto.FLOAT)
+        nodes(act.onnx_op, [x], [out], **act.onnx_attributes)
 
 
 def _constants(nodes: _Nodes):
@@ -170,3 +175,9 @@ def build(layers: list[SNULayerParams], graph: str, opset: int = 17, timesteps: 
         opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, DOMAIN_VERSION)],
         functions=functions, producer_name="snudeploy", ir_version=IR_VERSION)
     return model
+
+
+def build_format(ctx) -> dict:
+    """The ``customop`` format's graphs: ``{"sequence": ..., "step": ...}``."""
+    return {"sequence": build(ctx.layers, "sequence", opset=ctx.opset),
+            "step": build(ctx.layers, "step", opset=ctx.opset)}

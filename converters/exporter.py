@@ -1,30 +1,34 @@
 """Export a checkpoint: build every graph of a format, check it, validate it, then write it.
 
 Nothing is written before every requested graph has passed its checks and validation
-gates (``force=True`` writes failing graphs too, marked ``"passed": false``). Each file
-carries the metadata of :mod:`snudeploy.metadata` with its validation report, and a
-``validation.json`` next to the files collects the reports of the files in that folder.
+gates (``force=True`` writes failing graphs too, marked ``"passed": false``). The files of
+one call are written together (:class:`snudeploy.files.Transaction`): a failure or Ctrl-C
+leaves the folder's previous files intact. Each file carries the metadata of
+:mod:`snudeploy.metadata` with its validation report, and ``validation.json`` next to the
+files collects the reports of the files in that folder (written last).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
 
-from .. import __version__
-from ..errors import ConfigurationError, ExportError, ModelFileError, ValidationError
-from ..metadata import METADATA_KEY, build as build_metadata, dumps
+from .. import __version__, arguments
+from ..errors import ConfigurationError, ExportError, ValidationError
+from ..files import Transaction, check_writable
+from ..metadata import METADATA_KEY, ModelInfo, Quantization, build as build_metadata
 from ..spec import ModelSpec
 from . import checks, formats
 
 VALIDATION_FILE = "validation.json"
-ALL = "all"
+ALL = formats.ALL
+log = logging.getLogger("snudeploy.export")
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class ExportedFile:
     nodes: dict          # checks.op_histogram(...)["total"]
     size_bytes: int
     validation: dict
-    metadata: dict
+    info: ModelInfo
 
     def summary(self) -> dict:
         v = self.validation
@@ -45,6 +49,19 @@ class ExportedFile:
                 "spike_agreement": v.get("spike_agreement"), "max_state_delta": v.get("max_state_delta"),
                 "prediction_agreement": v.get("prediction_agreement"), "passed": v.get("passed"),
                 "failures": v.get("failures", [])}
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a format builder gets: the loaded Keras model, its layers and the export settings."""
+    model: object            # the Keras sequence model of the checkpoint
+    layers: list             # [SNULayerParams], output layer last
+    opset: int
+    timesteps: int           # T of fixed-length graphs (and of validation)
+
+    @property
+    def features(self) -> int:
+        return self.layers[0].features
 
 
 def export(checkpoint, format: str, path, timesteps: int | None = None, opset: int = formats.DEFAULT_OPSET,
@@ -71,7 +88,8 @@ def export(checkpoint, format: str, path, timesteps: int | None = None, opset: i
     Raises:
         ValidationError: a graph misses its gates (and ``force`` is false); nothing written. Its
             ``report`` maps ``"format/graph"`` to the report of every graph, passed or not.
-        ConfigurationError, ModelFileError, ExportError: bad arguments, checkpoint or graph.
+        ConfigurationError, ModelFileError, ExportError, OutputError: bad arguments, checkpoint,
+            graph or output location.
     """
     files = export_files(checkpoint, format, path, timesteps, opset, dataset, samples, force)
     return Path(path) if format == ALL else files[0].path
@@ -83,57 +101,79 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
     chosen = list(formats.names()) if format == ALL else [formats.get(format).name]
     opset = formats.check_opset(opset)
     targets = _targets(chosen, Path(path), format == ALL)
+    for folder in {t.parent for files in targets.values() for t in files.values()}:
+        check_writable(folder, "folder")
     spec = ModelSpec.load(checkpoint)
     if spec.model != "snu":
         raise ExportError(f"Only SNU networks export; checkpoint {checkpoint} holds a {spec.model!r} model.")
-    steps = spec.encoding.timesteps if timesteps is None else timesteps
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ConfigurationError(f"`timesteps` must be a positive integer, got {timesteps!r}.")
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise ConfigurationError(f"`samples` must be a positive integer, got {samples!r}.")
-    spikes, labels, data_name = validation_data(spec, dataset, int(samples), int(steps))
+    steps = arguments.limited(spec.encoding.timesteps if timesteps is None else timesteps, "timesteps", "timesteps")
+    samples = arguments.limited(samples, "samples", "samples")
+    spikes, labels, data_name = validation_data(spec, dataset, samples, steps)
 
     from ..checkpoint import load_checkpoint
     from .network import from_keras
-    from .tfgraph import BuildContext
     from .validation import reference, validate
 
     keras_model = load_checkpoint(checkpoint)
     layers = from_keras(keras_model)
     if not layers:
         raise ExportError(f"Checkpoint {checkpoint} has no SNU layers.")
-    units = [p.units for p in layers]
-    ctx = BuildContext(model=keras_model, layers=layers, opset=opset, timesteps=int(steps))
+    if not all(p.finite() for p in layers):
+        raise ExportError(f"Checkpoint {checkpoint} has NaN or Inf weights; it cannot be exported.")
+    ctx = BuildContext(model=keras_model, layers=layers, opset=opset, timesteps=steps)
+    log.info("Running TensorFlow on %d encoded %s test samples for validation...", len(spikes), data_name)
     ref = reference(keras_model, spikes)
     producer = producer_versions()
 
     pending, reports_by_file, failed = [], {}, []
     for name in chosen:
         fmt = formats.get(name)
-        models = _builder(fmt)(ctx)
-        fixed_t = int(steps) if fmt.needs_timesteps else None
+        log.info("Building and validating %s...", name)
+        models = fmt.build(ctx)
+        fixed_t = steps if fmt.needs_timesteps else None
         for graph, model in models.items():
-            checks.check_graph(model, graph, units, ctx.features, fixed_t if graph == "sequence" else None)
-        reports = validate(models, ref, spikes, units, fmt.gates, labels, raise_on_failure=False)
+            checks.check_onnx(model, graph)
+            info = build_metadata(name, graph, [p.layer() for p in layers], ctx.features, opset,
+                                  timesteps=fixed_t if graph == "sequence" else None,
+                                  encoding=_encoding(spec, fixed_t), dataset=spec.dataset,
+                                  quantization=Quantization(spec.quantization_method,
+                                                            {k: v for k, v in spec.quantization.items()
+                                                             if k != "method"}),
+                                  producer=producer,
+                                  source={"checkpoint": Path(checkpoint).resolve().name, "dataset": spec.dataset,
+                                          "test_accuracy": spec.metrics.get("test_accuracy")})
+            _set_metadata(model, info)
+            checks.check_loads(model, graph)
+        reports = validate(models, ref, spikes, fmt.gates, labels, raise_on_failure=False)
         for graph, model in models.items():
             report = {"format": name, "dataset": data_name, "split": "test", **reports[graph]}
             reports_by_file[f"{name}/{graph}"] = report
             if not report["passed"]:
                 failed.append(f"{name}/{graph}")
-            meta = build_metadata(
-                name, graph, [p.config() for p in layers], ctx.features, opset, timesteps=fixed_t,
-                encoding=_encoding(spec, fixed_t), dataset=spec.dataset, readout=spec.readout,
-                quantization=spec.quantization, producer=producer, validation=report)
-            meta["source"] = {"checkpoint": Path(checkpoint).resolve().name, "dataset": spec.dataset,
-                              "test_accuracy": spec.metrics.get("test_accuracy")}
-            onnx.helper.set_model_props(model, {METADATA_KEY: dumps(meta)})
-            model.producer_name, model.producer_version = "snudeploy", __version__
-            pending.append((targets[name][graph], name, graph, model, meta))
+            info = _info(model).replace(validation=report)
+            _set_metadata(model, info)
+            pending.append((targets[name][graph], name, graph, model, info))
     if failed and not force:
         detail = "; ".join(f"{key}: {', '.join(reports_by_file[key]['failures'])}" for key in failed)
         raise ValidationError(f"Export does not match TensorFlow, nothing written ({detail}). "
                               "Use force=True (--force) to write it anyway.", report=reports_by_file)
-    return [_write(target, name, graph, model, meta) for target, name, graph, model, meta in pending]
+    return write(pending)
+
+
+def write(pending: list) -> list[ExportedFile]:
+    """Write ``[(target, format, graph, model, info)]``, each folder in one transaction, validation.json last."""
+    written = []
+    for folder in dict.fromkeys(target.parent for target, *_ in pending):
+        group = [p for p in pending if p[0].parent == folder]
+        with Transaction(folder) as files:
+            for target, name, graph, model, info in group:
+                data = model.SerializeToString()
+                files.write_bytes(target.name, data)
+                written.append(ExportedFile(path=target, format=name, graph=graph,
+                                            nodes=checks.op_histogram(model)["total"], size_bytes=len(data),
+                                            validation=info.validation or {}, info=info))
+            files.write_text(VALIDATION_FILE, _merged_validation(folder / VALIDATION_FILE, group))
+    return written
 
 
 def validation_data(spec: ModelSpec, dataset, samples: int, timesteps: int):
@@ -143,7 +183,6 @@ def validation_data(spec: ModelSpec, dataset, samples: int, timesteps: int):
     checkpoint's, ``max_spikes`` is kept (capped at T) so a pixel fires as often over the sequence.
     """
     from .. import datasets
-    from ..training import encode_split
 
     if dataset is None:
         dataset = spec.dataset
@@ -164,7 +203,7 @@ def validation_data(spec: ModelSpec, dataset, samples: int, timesteps: int):
                                  f"the checkpoint expects {spec.input_features}.")
     encoding = dataclasses.replace(spec.encoding, timesteps=timesteps,
                                    max_spikes=min(spec.encoding.max_spikes, timesteps))
-    return encode_split(x, dataclasses.replace(spec, encoding=encoding), "test"), y, name
+    return encoding.encode(x, "test"), y, name
 
 
 def producer_versions() -> dict:
@@ -178,15 +217,21 @@ def producer_versions() -> dict:
             "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
 
 
-def _encoding(spec: ModelSpec, timesteps: int | None) -> dict:
+def _encoding(spec: ModelSpec, timesteps: int | None):
     enc = spec.encoding
     steps = timesteps or enc.timesteps
-    return {"kind": "rate", "timesteps": steps, "max_spikes": min(enc.max_spikes, steps), "seed": enc.seed}
+    return dataclasses.replace(enc, timesteps=steps, max_spikes=min(enc.max_spikes, steps))
 
 
-def _builder(fmt: formats.Format):
-    module, function = fmt.builder.split(":")
-    return getattr(importlib.import_module(f"{__package__}.{module}"), function)
+def _set_metadata(model: onnx.ModelProto, info: ModelInfo) -> None:
+    onnx.helper.set_model_props(model, {METADATA_KEY: info.to_json()})
+    model.producer_name, model.producer_version = "snudeploy", __version__
+
+
+def _info(model: onnx.ModelProto) -> ModelInfo:
+    from ..metadata import parse
+
+    return parse({p.key: p.value for p in model.metadata_props}[METADATA_KEY])
 
 
 def _targets(chosen: list[str], path: Path, folder_only: bool) -> dict:
@@ -201,23 +246,13 @@ def _targets(chosen: list[str], path: Path, folder_only: bool) -> dict:
     targets = {}
     for name in chosen:
         fmt = formats.get(name)
-        files = {graph: path.parent / (path.stem + ("" if graph == fmt.graph else f"_{graph}") + ".onnx")
-                 if path.suffix == ".onnx" else path / file_name for graph, file_name in fmt.files().items()}
-        targets[name] = files
+        targets[name] = {graph: path.parent / (path.stem + ("" if graph == fmt.graph else f"_{graph}") + ".onnx")
+                         if path.suffix == ".onnx" else path / file_name for graph, file_name in fmt.files().items()}
     return targets
 
 
-def _write(target: Path, name: str, graph: str, model: onnx.ModelProto, meta: dict) -> ExportedFile:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(model, str(target))
-    report = {"file": target.name, **meta["validation"]}
-    _merge_validation(target.parent / VALIDATION_FILE, target.name, report)
-    return ExportedFile(path=target, format=name, graph=graph, nodes=checks.op_histogram(model)["total"],
-                        size_bytes=target.stat().st_size, validation=meta["validation"], metadata=meta)
-
-
-def _merge_validation(path: Path, file_name: str, report: dict) -> None:
-    """Add ``report`` under ``files[file_name]`` of ``validation.json``, keeping other files' entries."""
+def _merged_validation(path: Path, group: list) -> str:
+    """``validation.json`` with this call's reports added under ``files``, keeping other files' entries."""
     data = {"files": {}}
     if path.is_file():
         try:
@@ -225,9 +260,7 @@ def _merge_validation(path: Path, file_name: str, report: dict) -> None:
             if isinstance(existing, dict) and isinstance(existing.get("files"), dict):
                 data = existing
         except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-            pass  # a foreign or corrupt validation.json is replaced
-    data["files"][file_name] = report
-    try:
-        path.write_text(json.dumps(data, indent=2, default=float) + "\n")
-    except OSError as e:
-        raise ModelFileError(f"Cannot write {path}: {e}") from None
+            log.warning("Replacing unreadable %s.", path)
+    for target, _, _, _, info in group:
+        data["files"][target.name] = {"file": target.name, **(info.validation or {})}
+    return json.dumps(data, indent=2, default=float) + "\n"

@@ -1,18 +1,22 @@
 """Export formats declared as data, in one small registry.
 
-A :class:`Format` says what a format produces (graph kind, file name, whether T is fixed)
-and which gates its validation must pass; its builder is named as ``"module:function"``
-and imported only when a model is built, so reading the registry never imports
-TensorFlow. Adding a format is one builder module plus one :func:`register` line here.
+A :class:`Format` says what a format produces (graph kind, file names, whether T is fixed),
+which function builds it, and which gates its validation must pass. The builder modules
+import TensorFlow inside their functions, so reading the registry stays TensorFlow-free.
+Adding a format is one builder module plus one entry in :data:`FORMATS`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import arguments
 from ..errors import ConfigurationError
+from . import customop, loop, step, unrolled
 
 MIN_OPSET, MAX_OPSET, DEFAULT_OPSET = 13, 18, 17  # tf2onnx 1.17 supports opsets 13-18
+ALL = "all"
 
 
 @dataclass(frozen=True)
@@ -41,19 +45,19 @@ class Format:
         graph: ``"step"`` (one time step) or ``"sequence"`` (whole sequence) - the primary file.
         needs_timesteps: the graph is built for one fixed T.
         file_name: default file name of the primary graph.
-        builder: ``"module:function"`` (relative to this package) returning ``{graph: ModelProto}``.
+        build: ``BuildContext -> {graph: ModelProto}``.
+        description: one line for help texts and docs.
         gates: validation gates (float formats: :data:`FLOAT_GATES`).
         step_file_name: file name of a companion step graph, for formats that ship one.
-        description: one line for help texts.
     """
     name: str
     graph: str
     needs_timesteps: bool
     file_name: str
-    builder: str
+    build: Callable
+    description: str
     gates: Gates = FLOAT_GATES
     step_file_name: str | None = None
-    description: str = ""
 
     def files(self) -> dict[str, str]:
         """``{graph: default file name}`` of every file the format writes."""
@@ -63,44 +67,35 @@ class Format:
         return files
 
 
-_REGISTRY: dict[str, Format] = {}
-
-
-def register(fmt: Format) -> Format:
-    if fmt.name in _REGISTRY:
-        raise ValueError(f"Format {fmt.name!r} is registered twice.")
-    if fmt.graph not in ("step", "sequence"):
-        raise ValueError(f"Format {fmt.name!r} has unknown graph kind {fmt.graph!r}.")
-    _REGISTRY[fmt.name] = fmt
-    return fmt
+FORMATS = {f.name: f for f in (
+    Format("step", "step", False, "step.onnx", step.build,
+           "one time step with explicit state; for streaming"),
+    Format("unrolled", "sequence", True, "unrolled.onnx", unrolled.build,
+           "whole sequence of fixed T, loop unrolled; for fixed-length batches"),
+    Format("loop", "sequence", False, "loop.onnx", loop.build,
+           "whole sequence of any T (one ONNX Loop per layer)"),
+    Format("customop", "sequence", False, "customop.onnx", customop.build_format,
+           "one ai.snudeploy node per layer (SNULayer / SNUCell with function bodies)",
+           step_file_name="customop_step.onnx"),
+)}
 
 
 def names() -> tuple[str, ...]:
-    return tuple(_REGISTRY)
+    return tuple(FORMATS)
 
 
 def get(name: str) -> Format:
     """The format called ``name``; :class:`ConfigurationError` names the choices otherwise."""
     try:
-        return _REGISTRY[name]
+        return FORMATS[name]
     except (KeyError, TypeError):
         raise ConfigurationError(f"Unknown export format {name!r}; choose one of "
-                                 f"{', '.join(names())} or 'all'.") from None
+                                 f"{', '.join(names())} or '{ALL}'.") from None
 
 
 def check_opset(opset) -> int:
-    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
+    try:
+        return arguments.integer(opset, "opset", MIN_OPSET, MAX_OPSET)
+    except ConfigurationError:
         raise ConfigurationError(f"Unsupported opset {opset!r}: snudeploy exports opsets "
-                                 f"{MIN_OPSET}-{MAX_OPSET} (default {DEFAULT_OPSET}).")
-    return opset
-
-
-register(Format("step", "step", False, "step.onnx", "step:build",
-                description="one time step with explicit state; for streaming"))
-register(Format("unrolled", "sequence", True, "unrolled.onnx", "unrolled:build",
-                description="whole sequence of fixed T, loop unrolled; for fixed-length batches"))
-register(Format("loop", "sequence", False, "loop.onnx", "loop:build",
-                description="whole sequence of any T (one ONNX Loop per layer)"))
-register(Format("customop", "sequence", False, "customop.onnx", "customop_format:build",
-                step_file_name="customop_step.onnx",
-                description="one ai.snudeploy node per layer (SNULayer / SNUCell with function bodies)"))
+                                 f"{MIN_OPSET}-{MAX_OPSET} (default {DEFAULT_OPSET}).") from None

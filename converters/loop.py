@@ -8,7 +8,7 @@ initial states), whose ``tf.while_loop`` tf2onnx turns into ONNX ``Loop`` nodes.
 
 from __future__ import annotations
 
-from .tfgraph import BuildContext, convert, named_outputs, signature, snu_cells
+from .tfgraph import convert, named_outputs, signature, snu_cells
 
 
 def loop_function(cells, features: int):
@@ -29,6 +29,7 @@ def loop_function(cells, features: int):
     return snu_loop, input_signature
 
 
-def build(ctx: BuildContext) -> dict:
+def build(ctx) -> dict:
+    """The format's graphs from an :class:`~snudeploy.converters.exporter.BuildContext`."""
     function, input_signature = loop_function(snu_cells(ctx.model), ctx.features)
     return {"sequence": convert(function, input_signature, ctx.opset)}

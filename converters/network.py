@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..metadata import Layer
+
 
 @dataclass(frozen=True)
 class SNULayerParams:
@@ -34,10 +36,16 @@ class SNULayerParams:
     def recurrent(self) -> bool:
         return self.recurrent_kernel is not None
 
-    def config(self) -> dict:
+    def weights(self) -> list[np.ndarray]:
+        return [self.kernel, self.threshold] + ([self.recurrent_kernel] if self.recurrent else [])
+
+    def finite(self) -> bool:
+        return all(np.isfinite(w).all() for w in self.weights())
+
+    def layer(self) -> Layer:
         """The layer's entry in the ONNX metadata."""
-        return {"units": self.units, "decay": self.decay, "g": self.g, "activation": self.activation,
-                "recurrent": self.recurrent, "lateral_inhibition": self.lateral_inhibition}
+        return Layer(units=self.units, cell="snu", decay=float(self.decay), g=self.g, activation=self.activation,
+                     recurrent=self.recurrent, lateral_inhibition=bool(self.lateral_inhibition))
 
 
 def from_keras(model) -> list[SNULayerParams]:

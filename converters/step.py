@@ -7,7 +7,7 @@ dynamic. About 11 nodes per layer (MatMul, reset, decay, g, Greater + Cast for t
 
 from __future__ import annotations
 
-from .tfgraph import BuildContext, convert, named_outputs, signature, snu_cells
+from .tfgraph import convert, named_outputs, signature, snu_cells
 
 
 def step_function(cells, features: int):
@@ -27,6 +27,7 @@ def step_function(cells, features: int):
     return snu_step, input_signature
 
 
-def build(ctx: BuildContext) -> dict:
+def build(ctx) -> dict:
+    """The format's graphs from an :class:`~snudeploy.converters.exporter.BuildContext`."""
     function, input_signature = step_function(snu_cells(ctx.model), ctx.features)
     return {"step": convert(function, input_signature, ctx.opset)}

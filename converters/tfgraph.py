@@ -5,30 +5,15 @@ arithmetic is the cell's own ``call``. tf2onnx names graph inputs after the
 ``TensorSpec`` names and dict outputs after their keys (it flattens dicts sorted by key);
 every output is wrapped in ``tf.identity`` so that no two keys share a tensor (the output
 layer's ``y`` is both ``spikes`` and ``l{n}_y_next``), and the contract names are checked
-after conversion (:func:`snudeploy.converters.checks.check_contract`).
+after conversion (:func:`snudeploy.converters.checks.check_loads`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import onnx
 
 from ..errors import ExportError
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
-
-
-@dataclass(frozen=True)
-class BuildContext:
-    """What a format builder gets: the loaded Keras model, its layers and the export settings."""
-    model: object            # the Keras sequence model of the checkpoint
-    layers: list             # [SNULayerParams], output layer last
-    opset: int
-    timesteps: int           # T of fixed-length graphs (and of validation)
-
-    @property
-    def features(self) -> int:
-        return self.layers[0].features
 
 
 def snu_cells(model) -> list:

@@ -8,7 +8,7 @@ sequence graph for fixed-length batches, and the largest file.
 
 from __future__ import annotations
 
-from .tfgraph import BuildContext, convert, named_outputs, signature, snu_cells
+from .tfgraph import convert, named_outputs, signature, snu_cells
 
 
 def unrolled_function(cells, features: int, timesteps: int):
@@ -30,6 +30,7 @@ def unrolled_function(cells, features: int, timesteps: int):
     return snu_unrolled, input_signature
 
 
-def build(ctx: BuildContext) -> dict:
+def build(ctx) -> dict:
+    """The format's graphs from an :class:`~snudeploy.converters.exporter.BuildContext`."""
     function, input_signature = unrolled_function(snu_cells(ctx.model), ctx.features, ctx.timesteps)
     return {"sequence": convert(function, input_signature, ctx.opset)}

@@ -1,8 +1,9 @@
 """Checking input arrays before anything runs, so that a rejected call changes nothing.
 
-Spikes may come as bool or integer arrays, values as any real float. Finiteness is
-checked after conversion to float32, since a float64 of 1e39 becomes Inf there.
-Messages are built only on failure: these checks run on every step.
+Spikes may come as bool or integer arrays, values as any real float. Values must be
+finite and within ``±INPUT_LIMIT`` after conversion to float32 (a float64 of 1e39 becomes
+Inf there): SNU inputs are spikes or values in [0, 1], and a bound keeps every membrane
+state finite. Messages are built only on failure: these checks run on every step.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputDTypeError, InputShapeError, InputValueError
+
+INPUT_LIMIT = 1e6
 
 
 def check(x, dims: tuple[tuple[str, int | None], ...]) -> np.ndarray:
@@ -25,7 +28,7 @@ def check(x, dims: tuple[tuple[str, int | None], ...]) -> np.ndarray:
     """
     try:
         array = np.asarray(x)
-    except ValueError as e:  # ragged nested lists
+    except (ValueError, TypeError) as e:  # ragged nested lists
         raise InputShapeError(f"Expected input of shape {_describe(dims)}, got a ragged sequence ({e}).") from None
     if array.dtype.kind not in "biuf":
         raise InputDTypeError(f"Expected spikes (bool/int) or real values (float) of shape {_describe(dims)}, "
@@ -35,20 +38,30 @@ def check(x, dims: tuple[tuple[str, int | None], ...]) -> np.ndarray:
     return array
 
 
-def to_float32(array: np.ndarray) -> np.ndarray:
+def to_float32(array: np.ndarray, binary: bool = False) -> np.ndarray:
     """A C-contiguous float32 version of a checked ``array``.
 
+    Args:
+        binary: the model takes spikes only (int8 graphs): values must be 0 or 1.
+
     Raises:
-        InputValueError: NaN or Inf (also values beyond float32's range).
+        InputValueError: NaN, Inf, a value beyond ±INPUT_LIMIT, or (``binary``) not 0/1.
     """
-    if array.dtype.kind != "f":
+    kind = array.dtype.kind
+    if kind == "b" or (kind == "u" and array.dtype.itemsize == 1 and not binary):
         return np.ascontiguousarray(array, dtype=np.float32)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         converted = np.ascontiguousarray(array, dtype=np.float32)
-    finite = np.isfinite(converted)
-    if not finite.all():
-        raise InputValueError(f"Expected finite values, got {int(finite.size - finite.sum())} NaN/Inf value(s) "
-                              f"in input of shape {list(array.shape)} (checked as float32).")
+        if binary:
+            if array.size and ((converted != 0) & (converted != 1)).any():
+                raise InputValueError(f"This model takes spikes only (values 0 or 1), got other values in input of "
+                                      f"shape {list(array.shape)}.")
+            return converted
+        largest = np.abs(converted).max(initial=0.0)
+    if not largest <= INPUT_LIMIT:  # also catches NaN
+        bad = int(np.count_nonzero(~(np.abs(converted) <= INPUT_LIMIT)))
+        raise InputValueError(f"Expected finite values within ±{INPUT_LIMIT:g}, got {bad} NaN/Inf/out-of-range "
+                              f"value(s) in input of shape {list(array.shape)} (checked as float32).")
     return converted
 
 

@@ -1,149 +1,243 @@
-"""Loading a snudeploy ONNX file: bytes, parsed metadata and the tensor names to use.
+"""Loading a snudeploy ONNX file: bytes, checked metadata, and a graph that matches it.
 
 Everything the runtime needs comes from ``metadata_props["snudeploy"]``; tensors are
 addressed by the names recorded there (see :mod:`snudeploy.metadata`), never by position,
 because exporters such as tf2onnx reorder graph inputs and outputs.
+
+A model file is untrusted input. Before ONNX Runtime sees it, :func:`load_model` checks
+that it is a regular file of bounded size, parses it, parses the metadata, and checks the
+graph against the metadata (names, ranks, static sizes, element types), against the
+operators snudeploy's own exporters emit for that format (:mod:`.operators`), and that no
+weight is NaN or Inf. Any failure is a :class:`~snudeploy.errors.ModelFileError`.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import onnx
-from google.protobuf.message import DecodeError
+from onnx import numpy_helper
 
 from ..errors import ModelFileError
-from ..metadata import METADATA_KEY, ModelInfo, parse
+from ..metadata import METADATA_KEY, ModelInfo, State, parse
+from .operators import check_operators
 
-
-@dataclass(frozen=True)
-class StateName:
-    """One state tensor: fed as ``input``, returned as ``output``, ``[B, units]``."""
-    input: str
-    output: str
-    units: int
+MAX_MODEL_BYTES = 1 << 30  # 1 GiB; snudeploy's largest reference model is ~1 MB
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A snudeploy model ready to hand to ONNX Runtime.
+    """A checked snudeploy model, ready to hand to ONNX Runtime.
 
     Attributes:
         source: how to name the model in messages (its path, or "model bytes").
         payload: what ONNX Runtime loads: the path (so external data resolves) or the bytes.
         info: the parsed metadata.
-        input: name of the input ``x``.
-        spikes: name of the output spikes.
-        rates: name of the mean-rate output of sequence graphs, else None.
-        states: the state tensors, layer by layer.
         fixed_timesteps: the only T a sequence graph accepts, or None when T is free.
-        disabled_optimizers: ONNX Runtime graph optimizers the model asks to switch off
-            (``quantization.ort_disabled_optimizers``: int8 graphs name fusions that hurt them).
     """
     source: str
     payload: str | bytes
     info: ModelInfo
-    input: str
-    spikes: str
-    rates: str | None
-    states: tuple[StateName, ...]
     fixed_timesteps: int | None
-    disabled_optimizers: list[str]
+
+    @property
+    def input(self) -> str:
+        return self.info.input.name
+
+    @property
+    def spikes(self) -> str:
+        return self.info.outputs.spikes
+
+    @property
+    def rates(self) -> str | None:
+        return self.info.outputs.rates
+
+    @property
+    def states(self) -> tuple[State, ...]:
+        return self.info.states
 
     @property
     def sequence(self) -> bool:
         return self.info.graph == "sequence"
 
+    @property
+    def disabled_optimizers(self) -> tuple[str, ...]:
+        return self.info.quantization.ort_disabled_optimizers
 
-def load_model(path_or_bytes: str | os.PathLike | bytes) -> LoadedModel:
+
+def load_model(path_or_bytes, trust_operators: bool = False) -> LoadedModel:
     """Read and check a snudeploy ONNX model from a path or from serialized bytes.
 
+    Args:
+        path_or_bytes: a file path or the model's bytes.
+        trust_operators: accept operators snudeploy's exporters do not emit for the model's
+            format (for graphs you built yourself; the other checks still apply).
+
     Raises:
-        ModelFileError: the file is missing, is not ONNX, is corrupt, lacks snudeploy
-            metadata, or was written with a newer metadata schema.
+        ModelFileError: the file is missing, not a regular file, too large, not ONNX, corrupt,
+            lacks snudeploy metadata, was written with a newer metadata schema, or does not
+            match its metadata.
     """
-    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-        source, payload = "model bytes", bytes(path_or_bytes)
-        proto = _parse(lambda: onnx.load_model_from_string(payload), source)
-    elif isinstance(path_or_bytes, (str, os.PathLike)):
-        path = Path(path_or_bytes)
-        source, payload = str(path), str(path)
-        if not path.is_file():
-            raise ModelFileError(f"Model file {path} does not exist.")
-        proto = _parse(lambda: onnx.load(path, load_external_data=False), source)
-    else:
-        raise ModelFileError("Expected a model path or the model's bytes, "
-                             f"got {type(path_or_bytes).__name__}.")
+    proto, source, payload = _read(path_or_bytes)
     props = {p.key: p.value for p in proto.metadata_props}
     info = parse(props.get(METADATA_KEY), source)
-    outputs = info.raw.get("outputs") or {}
-    return LoadedModel(source=source, payload=payload, info=info, input=_input_name(info, source),
-                       spikes=_output_name(outputs, "spikes", source), rates=outputs.get("rates"),
-                       states=_states(info, source), fixed_timesteps=_fixed_timesteps(info, proto),
-                       disabled_optimizers=_disabled_optimizers(info, source))
+    _check_signature(proto, info, source)
+    if not trust_operators:
+        check_operators(proto, info, source)
+    _check_weights(proto, source, payload)
+    return LoadedModel(source=source, payload=payload, info=info, fixed_timesteps=_fixed_timesteps(info, proto))
 
 
-def check_graph(model: LoadedModel, inputs: list[str], outputs: list[str]) -> None:
-    """Fail early when the graph lacks a tensor its metadata names (a foreign or edited file)."""
-    wanted_in = [model.input] + [s.input for s in model.states]
-    wanted_out = [model.spikes] + [s.output for s in model.states] + ([model.rates] if model.rates else [])
-    missing = [n for n in wanted_in if n not in inputs] + [n for n in wanted_out if n not in outputs]
-    if missing:
-        raise ModelFileError(f"{model.source}: its metadata names tensors the graph lacks: {', '.join(missing)} "
-                             f"(graph inputs {inputs}, outputs {outputs}).")
+def _read(path_or_bytes) -> tuple[onnx.ModelProto, str, str | bytes]:
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        payload = bytes(path_or_bytes)
+        if len(payload) > MAX_MODEL_BYTES:
+            raise ModelFileError(f"The model bytes exceed {MAX_MODEL_BYTES} bytes.")
+        return _parse(lambda: onnx.load_model_from_string(payload), "model bytes"), "model bytes", payload
+    if not isinstance(path_or_bytes, (str, os.PathLike)):
+        raise ModelFileError(f"Expected a model path or the model's bytes, got {type(path_or_bytes).__name__}.")
+    path = Path(path_or_bytes)
+    try:
+        info = path.stat()
+    except OSError:
+        raise ModelFileError(f"Model file {path} does not exist.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ModelFileError(f"{path} is a folder; expected a snudeploy .onnx file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelFileError(f"{path} is not a regular file (a device, pipe or socket); expected an .onnx file.")
+    if info.st_size > MAX_MODEL_BYTES:
+        raise ModelFileError(f"{path} has {info.st_size} bytes; snudeploy reads models up to {MAX_MODEL_BYTES}.")
+    if path.suffix.lower() in (".json", ".h5", ".npz") or path.name == "spec.json":
+        raise ModelFileError(f"{path} is not an ONNX model; expected a .onnx file "
+                             "(checkpoints are folders: export them with `snudeploy export`).")
+    return _parse(lambda: onnx.load(str(path), load_external_data=False), str(path)), str(path), str(path)
 
 
 def _parse(load, source: str) -> onnx.ModelProto:
+    from google.protobuf.message import Error as ProtobufError
+
     try:
         proto = load()
-    except (DecodeError, ValueError, OSError) as e:
-        raise ModelFileError(f"{source} is not a readable ONNX model: {e}") from None
+    except (ProtobufError, ValueError, OSError, UnicodeError, RuntimeError, RecursionError) as e:
+        raise ModelFileError(f"{source} is not a readable ONNX model ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else 'unparsable'}).") from None
     if not proto.graph.node and not proto.graph.input:
         raise ModelFileError(f"{source} is not an ONNX model (no graph).")
     return proto
 
 
-def _input_name(info: ModelInfo, source: str) -> str:
-    name = info.raw["input"].get("name") if isinstance(info.raw["input"], dict) else None
-    if not name:
-        raise ModelFileError(f"{source}: snudeploy metadata does not name the input tensor.")
-    return name
+def _check_signature(proto: onnx.ModelProto, info: ModelInfo, source: str) -> None:
+    """The graph has every tensor the metadata names, with matching type, rank and static sizes."""
+    initializers = {i.name for i in proto.graph.initializer}
+    inputs = {v.name: v for v in proto.graph.input if v.name not in initializers}
+    outputs = {v.name: v for v in proto.graph.output}
+    time = [info.timesteps] if info.sequence else []
+    wanted_in = {info.input.name: [None, *time, info.features]}
+    wanted_out = {info.outputs.spikes: [None, *time, info.classes]}
+    if info.outputs.rates:
+        wanted_out[info.outputs.rates] = [None, info.classes]
+    for s in info.states:
+        wanted_in[s.input] = wanted_out[s.output] = [None, s.units]
+    problems = []
+    for side, wanted, have in (("input", wanted_in, inputs), ("output", wanted_out, outputs)):
+        missing = [name for name in wanted if name not in have]
+        if missing:
+            problems.append(f"graph {side}(s) {', '.join(missing)} named by its metadata do not exist")
+        for name, dims in wanted.items():
+            if name in have:
+                problem = _mismatch(have[name], dims)
+                if problem:
+                    problems.append(f"{name} {problem}")
+    extra = sorted(set(inputs) - set(wanted_in))
+    if extra:
+        problems.append(f"graph inputs {extra} are not in its metadata")
+    if problems:
+        raise ModelFileError(f"{source} does not match its snudeploy metadata: {'; '.join(problems)}.")
 
 
-def _output_name(outputs: dict, key: str, source: str) -> str:
-    name = outputs.get(key)
-    if not name:
-        raise ModelFileError(f"{source}: snudeploy metadata does not name the '{key}' output.")
-    return name
+def _mismatch(value: onnx.ValueInfoProto, wanted: list) -> str | None:
+    kind = value.type.WhichOneof("value")
+    if kind != "tensor_type":
+        return f"is a {kind}, expected a float32 tensor"
+    tensor = value.type.tensor_type
+    if tensor.elem_type != onnx.TensorProto.FLOAT:
+        return f"has element type {onnx.TensorProto.DataType.Name(tensor.elem_type)}, expected FLOAT"
+    if not tensor.HasField("shape"):
+        return None
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+    if len(dims) != len(wanted):
+        return f"has rank {len(dims)}, expected {len(wanted)} ({_shape(wanted)})"
+    for have, want in zip(dims, wanted):
+        if have is not None and want is not None and have != want:
+            return f"has shape {_shape(dims)}, its metadata says {_shape(wanted)}"
+    return None
 
 
-def _states(info: ModelInfo, source: str) -> tuple[StateName, ...]:
-    try:
-        states = tuple(StateName(e["input"], e["output"], int(info.layers[e["layer"]]["units"]))
-                       for e in info.states)
-    except (KeyError, IndexError, TypeError, ValueError) as e:
-        raise ModelFileError(f"{source}: snudeploy metadata has a malformed state entry ({e!r}).") from None
-    if not states:
-        raise ModelFileError(f"{source}: snudeploy metadata lists no state tensors.")
-    return states
+def _shape(dims) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
 
-def _disabled_optimizers(info: ModelInfo, source: str) -> list[str]:
-    names = info.quantization.get("ort_disabled_optimizers", [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ModelFileError(f"{source}: quantization.ort_disabled_optimizers must be a list of optimizer names, "
-                             f"got {names!r}.")
-    return names
+def _check_weights(proto: onnx.ModelProto, source: str, payload) -> None:
+    """No NaN/Inf weight; external data only in files beside the model."""
+    for tensor in _tensors(proto):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            _check_external(tensor, source, payload)
+            continue
+        if tensor.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16):
+            continue
+        try:
+            array = numpy_helper.to_array(tensor)
+        except (ValueError, TypeError) as e:
+            raise ModelFileError(f"{source}: weight {tensor.name!r} is corrupt ({e}).") from None
+        if array.size and not np.isfinite(array).all():
+            raise ModelFileError(f"{source}: weight {tensor.name!r} holds NaN or Inf values; refusing to run it.")
+
+
+def _tensors(proto: onnx.ModelProto):
+    yield from proto.graph.initializer
+    for graph in _graphs(proto):
+        for node in graph.node:
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.TENSOR:
+                    yield attribute.t
+        if graph is not proto.graph:
+            yield from graph.initializer
+
+
+def _graphs(proto: onnx.ModelProto):
+    stack = [proto.graph]
+    while stack:
+        graph = stack.pop()
+        yield graph
+        for node in graph.node:
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    stack.append(attribute.g)
+                elif attribute.type == onnx.AttributeProto.GRAPHS:
+                    stack.extend(attribute.graphs)
+
+
+def _check_external(tensor: onnx.TensorProto, source: str, payload) -> None:
+    location = {e.key: e.value for e in tensor.external_data}.get("location", "")
+    if not isinstance(payload, str):
+        raise ModelFileError(f"{source}: weight {tensor.name!r} is stored in an external file; load the model "
+                             "from its path, not from bytes.")
+    folder = Path(payload).resolve().parent
+    target = (folder / location).resolve()
+    if not location or Path(location).is_absolute() or folder not in target.parents:
+        raise ModelFileError(f"{source}: weight {tensor.name!r} points outside the model's folder ({location!r}).")
 
 
 def _fixed_timesteps(info: ModelInfo, proto: onnx.ModelProto) -> int | None:
     """T of a sequence graph that only takes one length: the unrolled format, or a fixed input dim."""
     if info.graph != "sequence":
         return None
-    declared = next((i.type.tensor_type.shape.dim for i in proto.graph.input if i.name == info.raw["input"]["name"]),
-                    None)
+    declared = next((i.type.tensor_type.shape.dim for i in proto.graph.input if i.name == info.input.name), None)
     if declared is not None and len(declared) == 3 and declared[1].HasField("dim_value"):
         return int(declared[1].dim_value)
     return int(info.timesteps) if info.format == "unrolled" and info.timesteps else None
+

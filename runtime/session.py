@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import onnxruntime as ort
-from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
-from ..errors import ConfigurationError, InputShapeError, ModelFileError, ProviderError, UnknownStreamError
-from . import providers as _providers
-from .execution import BoundBatch, plain_step
+from .. import arguments
+from ..errors import ConfigurationError, InputShapeError, UnknownStreamError
+from .engine import Engine
+from .execution import BoundBatch
 from .inputs import check, to_float32
-from .model import LoadedModel, check_graph, load_model
+from .providers import SessionSettings
+from .rollout import rollout
 from .streams import StreamSnapshot, StreamTable
 
 
@@ -26,10 +25,6 @@ class _Bound:
     ids: tuple[int, ...]
     slots: np.ndarray
     index: slice | np.ndarray
-
-
-_LOAD_ERRORS = (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.InvalidGraph, ort_errors.InvalidProtobuf,
-                ort_errors.NoSuchFile, ort_errors.NotImplemented, ort_errors.RuntimeException)
 
 
 class StreamingSession:
@@ -58,7 +53,7 @@ class StreamingSession:
 
     Errors: every argument is checked before any state changes, so a call that raises
     (bad shape, dtype, NaN/Inf, unknown stream, foreign snapshot) leaves all streams as
-    they were.
+    they were; so does a call that ONNX Runtime fails or that runs past ``run_timeout``.
 
     Args:
         path_or_bytes: a snudeploy ONNX file (any format, step or sequence graph) or its bytes.
@@ -67,33 +62,26 @@ class StreamingSession:
         threads: intra-op threads of ONNX Runtime; None leaves its default (all cores).
         graph_optimization_level: "disable", "basic", "extended" or "all".
         io_binding: keep the state of repeatedly stepped streams in bound OrtValues (faster:
-            see the README's measurements); False copies numpy state in and out every step.
+            see docs/runtime.md); False copies numpy state in and out every step.
+        run_timeout: seconds one ONNX Runtime call may take; a longer call is stopped and
+            raises :class:`~snudeploy.errors.RunTimeoutError` (None: no limit).
+        trust_operators: run operators snudeploy's exporters do not emit (your own graphs).
 
     Raises:
-        ModelFileError: missing, corrupt or foreign file, or metadata from a newer snudeploy.
+        ModelFileError: missing, corrupt, foreign or untrusted file, or metadata from a newer
+            snudeploy, or a graph that does not match its metadata.
         ConfigurationError: an invalid argument.
         ProviderError: an explicitly named provider is not in this onnxruntime build.
     """
 
     def __init__(self, path_or_bytes: str | os.PathLike | bytes, providers: str | list[str] = "cpu",
-                 threads: int | None = None, graph_optimization_level: str = "all", io_binding: bool = True):
-        self._model: LoadedModel = load_model(path_or_bytes)
-        options = _providers.session_options(threads, graph_optimization_level)
-        requested = _providers.resolve(providers)
-        try:
-            self._session = ort.InferenceSession(self._model.payload, options, providers=requested,
-                                                 disabled_optimizers=self._model.disabled_optimizers)
-        except ort_errors.EPFail as e:
-            raise ProviderError(f"ONNX Runtime cannot start provider(s) {requested}: {e}") from None
-        except _LOAD_ERRORS as e:
-            raise ModelFileError(f"ONNX Runtime cannot load {self._model.source}: {e}") from None
-        check_graph(self._model, [i.name for i in self._session.get_inputs()],
-                    [o.name for o in self._session.get_outputs()])
-        if self.provider != requested[0]:
-            warnings.warn(f"Asked ONNX Runtime for {requested[0]}, but it runs {self.provider}.",
-                          _providers.ProviderFallbackWarning, stacklevel=2)
-        self._device = _providers.device_type(self.provider)
+                 threads: int | None = None, graph_optimization_level: str = "all", io_binding: bool = True,
+                 run_timeout: float | None = None, trust_operators: bool = False):
+        settings = SessionSettings(providers, threads, graph_optimization_level)
+        self._engine = Engine(path_or_bytes, settings, run_timeout, trust_operators)
+        self._model = self._engine.model
         self._features = self._model.info.features
+        self._binary = self._model.info.input.binary
         self._io_binding = bool(io_binding)
         self._table = StreamTable({s.input: s.units for s in self._model.states}, self.classes)
         self._lock = threading.Lock()
@@ -108,6 +96,11 @@ class StreamingSession:
         return self._model.info
 
     @property
+    def engine(self) -> Engine:
+        """The model on its ONNX Runtime session (for :func:`snudeploy.runtime.rollout`)."""
+        return self._engine
+
+    @property
     def features(self) -> int:
         return self._features
 
@@ -118,7 +111,7 @@ class StreamingSession:
     @property
     def provider(self) -> str:
         """The execution provider ONNX Runtime actually uses first."""
-        return self._session.get_providers()[0]
+        return self._engine.provider
 
     @property
     def io_binding(self) -> bool:
@@ -168,7 +161,7 @@ class StreamingSession:
             ids, slots = self._table.resolve(streams)
             if not ids:
                 raise UnknownStreamError("No streams to step: open some with open() first.")
-            x32 = to_float32(check(x, (("streams", len(ids)), ("features", self._features))))
+            x32 = to_float32(check(x, (("streams", len(ids)), ("features", self._features))), self._binary)
             key = tuple(ids)
             if self._bound is not None and key == self._bound.ids:
                 spikes = self._bound.batch.step(x32)
@@ -178,12 +171,12 @@ class StreamingSession:
                 index = self._table.index(slots)
                 states = self._table.gather(index)
                 if self._io_binding and key == self._previous:  # a repeated set: bind it
-                    batch = BoundBatch(self._session, self._model, len(ids), self._device)
+                    batch = self._engine.bind(len(ids))
                     batch.load(states)
                     spikes = batch.step(x32)
                     self._bound = _Bound(batch, key, slots, index)
                 else:
-                    spikes, states = plain_step(self._session, self._model, x32, states)
+                    spikes, states = self._engine.step(x32, states)
                     self._table.scatter(index, states)
             self._previous = key
             self._table.record(index, spikes)
@@ -205,11 +198,10 @@ class StreamingSession:
         array = check(x, (("samples", None), ("timesteps", fixed), ("features", self._features)))
         if array.shape[1] < 1:
             raise InputShapeError(f"Expected at least one time step, got shape {list(array.shape)}.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigurationError(f"Received an invalid value for argument `batch_size`, expected a positive "
-                                     f"integer, got {batch_size!r}.")
-        chunks = [self._run_chunk(to_float32(array[i:i + batch_size])) for i in range(0, len(array), batch_size)]
-        return np.concatenate(chunks) if chunks else np.zeros((0, self.classes), np.float32)
+        arguments.limited(array.shape[1], "timesteps", "timesteps")
+        batch_size = arguments.limited(batch_size, "batch_size", "batch")
+        array = to_float32(array, self._binary)
+        return rollout(self._engine, array, batch_size=batch_size, record=False).rates
 
     # -- state transfer -------------------------------------------------------------------
 
@@ -268,9 +260,7 @@ class StreamingSession:
         than ``remaining`` spikes ahead of every other class no later input can change the
         prediction; an application can stop feeding such a stream.
         """
-        if isinstance(remaining, bool) or not isinstance(remaining, (int, np.integer)) or remaining < 0:
-            raise ConfigurationError(f"Received an invalid value for argument `remaining`, expected a non-negative "
-                                     f"integer, got {remaining!r}.")
+        remaining = arguments.integer(remaining, "remaining", 0)
         with self._lock:
             counts = self._table.counts(self._table.resolve(streams)[1])
         if self.classes == 1:
@@ -305,27 +295,3 @@ class StreamingSession:
         change()
         if held:
             self._bound.batch.load(self._table.gather(self._bound.index))
-
-    def _run_chunk(self, x: np.ndarray) -> np.ndarray:
-        """Mean output rates of ``x [B, T, F]`` float32 from zero state."""
-        batch, timesteps = x.shape[:2]
-        zeros = {s.input: np.zeros((batch, s.units), np.float32) for s in self._model.states}
-        model = self._model
-        if model.sequence:
-            fetch = model.rates or model.spikes
-            feed = {model.input: x, **zeros}
-            out = self._session.run([fetch], feed)[0]
-            return out if model.rates else out.mean(axis=1, dtype=np.float32)
-        total = np.zeros((batch, self.classes), np.float32)
-        time_major = np.ascontiguousarray(x.transpose(1, 0, 2))
-        if self._io_binding:
-            bound = BoundBatch(self._session, model, batch, self._device)
-            bound.load(zeros)
-            for x_t in time_major:
-                total += bound.step(x_t)
-        else:
-            states = zeros
-            for x_t in time_major:
-                spikes, states = plain_step(self._session, model, x_t, states)
-                total += spikes
-        return total / np.float32(timesteps)

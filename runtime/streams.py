@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import arguments
 from ..errors import ConfigurationError, UnknownStreamError
 
 
@@ -55,9 +56,11 @@ class StreamTable:
         return list(self._slot_of)
 
     def open(self, n: int) -> list[int]:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ConfigurationError(f"Received an invalid value for argument `n`, expected a positive integer, "
-                                     f"got {n!r}.")
+        limit = arguments.LIMITS["streams"]
+        n = arguments.integer(n, "n", 1, limit)
+        if len(self._slot_of) + n > limit:
+            raise ConfigurationError(f"Opening {n} stream(s) would exceed the limit of {limit:,} open streams "
+                                     f"per session ({len(self._slot_of):,} are open); close some first.")
         while len(self._free) < n:
             self._grow()
         ids = list(range(self._next_id, self._next_id + int(n)))
@@ -81,7 +84,7 @@ class StreamTable:
         if streams is None:
             ids = self.ids
         else:
-            if isinstance(streams, (int, np.integer)):
+            if isinstance(streams, (int, np.integer, bool, np.bool_)):
                 streams = [streams]
             try:
                 items = list(streams)
@@ -89,6 +92,8 @@ class StreamTable:
                 raise UnknownStreamError(f"Expected stream ids (ints from open()) or None, got {streams!r}.") from None
             ids = []
             for item in items:
+                if isinstance(item, (bool, np.bool_)):
+                    raise UnknownStreamError(f"Stream ids are the ints open() returned, got {item!r}.")
                 try:
                     stream = operator.index(item)
                 except TypeError:
@@ -147,6 +152,8 @@ class StreamTable:
         """Raise :class:`ConfigurationError` unless ``snap`` fits this network; change nothing."""
         if not isinstance(snap, StreamSnapshot):
             raise ConfigurationError(f"Expected a StreamSnapshot from snapshot(), got {type(snap).__name__}.")
+        if not isinstance(snap.states, dict):
+            raise ConfigurationError(f"The snapshot's states must be a dict, got {type(snap.states).__name__}.")
         have = {name: np.shape(value) for name, value in snap.states.items()}
         want = {name: (u,) for name, u in self._units.items()}
         if have != want:
@@ -156,10 +163,20 @@ class StreamTable:
             if np.shape(value) != (self._classes,):
                 raise ConfigurationError(f"The snapshot's {what} have shape {np.shape(value)}; this model has "
                                          f"{self._classes} output classes.")
-        if isinstance(snap.steps, bool) or not isinstance(snap.steps, (int, np.integer)) or snap.steps < 0:
+        arrays = {**{f"state {n}": v for n, v in snap.states.items()}, "counts": snap.counts, "last": snap.last}
+        for what, value in arrays.items():
+            kind = np.asarray(value).dtype.kind
+            if kind not in "biuf":
+                raise ConfigurationError(f"The snapshot's {what} must be real numbers, got dtype "
+                                         f"{np.asarray(value).dtype}.")
+        if isinstance(snap.steps, (bool, np.bool_)) or not isinstance(snap.steps, (int, np.integer)) or snap.steps < 0:
             raise ConfigurationError(f"The snapshot's step count must be a non-negative integer, got {snap.steps!r}.")
-        if not all(np.all(np.isfinite(v)) for v in (*snap.states.values(), snap.counts, snap.last)):
+        if not all(np.all(np.isfinite(np.asarray(v, np.float64))) for v in arrays.values()):
             raise ConfigurationError("The snapshot holds NaN or Inf values.")
+        counts = np.asarray(snap.counts, np.float64)
+        if (counts < 0).any() or (counts > snap.steps).any():
+            raise ConfigurationError("The snapshot's spike counts must lie between 0 and its step count "
+                                     "(an output adds at most 1 per step).")
 
     def restore(self, slot: int, snap: StreamSnapshot) -> None:
         for name, pool in self._states.items():

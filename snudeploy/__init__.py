@@ -1,10 +1,26 @@
 """snudeploy: Spiking Neural Unit networks from TensorFlow training to ONNX Runtime inference.
 
 Importing the package is cheap: TensorFlow is loaded only by the functions that need it,
-so ``import snudeploy.runtime`` stays TensorFlow-free.
+so ``import snudeploy.runtime`` stays TensorFlow-free. Unless you set it yourself,
+``TF_CPP_MIN_LOG_LEVEL`` defaults to 2 (TensorFlow's C++ errors only, no grappler or
+oneDNN info lines) when TensorFlow is first imported through snudeploy.
+
+A source checkout keeps ``converters/`` and ``runtime/`` beside this folder (installs map
+them in as ``snudeploy.converters`` and ``snudeploy.runtime``), so a Python started in the
+checkout finds this folder first; the package path is extended to the checkout's root so
+that it imports the same, complete package as an installed one.
 """
 
+import os
 from importlib import import_module
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_checkout = Path(__file__).resolve().parent.parent
+if not (Path(__file__).parent / "runtime").is_dir() and (_checkout / "runtime" / "__init__.py").is_file() \
+        and (_checkout / "pyproject.toml").is_file():
+    __path__.append(str(_checkout))
 
 __version__ = "0.1.0"
 

@@ -1,26 +1,25 @@
-"""SNU activations, addressable by name.
+"""SNU activations in TensorFlow: one function per entry of :mod:`snudeploy.activation_table`.
 
-Two families:
+* the output activation ``h``: :func:`step_function` (Heaviside forward, the derivative of
+  tanh as surrogate gradient; the spiking SNU) or :func:`sigmoid` (the soft sSNU);
+* the state nonlinearity ``g``: :func:`identity`, :func:`leaky_rel` (slope 0.1), :func:`relu`.
 
-* the output activation ``h``: ``"step"`` (Heaviside forward, derivative of tanh as the
-  surrogate gradient; the spiking SNU) or ``"sigmoid"`` (the soft sSNU);
-* the state nonlinearity ``g``: ``"identity"``, ``"leaky_relu"`` (alpha 0.1) or ``"relu"``.
-
-Names are what specs and ONNX metadata store; functions are accepted wherever names
-are, so the neuroaikit tutorial's ``g=leaky_rel`` works unchanged.
+``step_function`` compares with a scalar 0, so it exports as ``Greater`` + ``Cast`` only.
+Layers accept these functions or their table names (``"step"``, ``"leaky_relu"``, ...), so
+the neuroaikit tutorial's ``from snudeploy.activations import leaky_rel`` works unchanged.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from .errors import ConfigurationError
+from .activation_table import LEAKY_RELU_ALPHA, get, output_activation_name, state_function_name  # noqa: F401
 
 
 @tf.custom_gradient
 def step_function(x):
     """Heaviside ``x > 0`` forward; ``1 - tanh(x)**2`` backward (surrogate gradient)."""
-    spikes = tf.cast(tf.greater(x, 0.0), x.dtype)  # a scalar: exports as Greater + Cast only
+    spikes = tf.cast(tf.greater(x, 0.0), x.dtype)
 
     def grad(upstream):
         t = tf.tanh(x)
@@ -31,7 +30,7 @@ def step_function(x):
 
 def leaky_rel(x):
     """Leaky ReLU with slope 0.1 for negative inputs (neuroaikit's ``leaky_rel``)."""
-    return tf.nn.leaky_relu(x, alpha=0.1)
+    return tf.nn.leaky_relu(x, alpha=LEAKY_RELU_ALPHA)
 
 
 def identity(x):
@@ -46,30 +45,6 @@ def sigmoid(x):
     return tf.sigmoid(x)
 
 
-OUTPUT_ACTIVATIONS = {"step": step_function, "sigmoid": sigmoid}
-STATE_FUNCTIONS = {"identity": identity, "leaky_relu": leaky_rel, "relu": relu}
-_ALIASES = {"leaky_rel": "leaky_relu", "linear": "identity", "heaviside": "step", "step_function": "step"}
-
-
-def _resolve(value, table: dict, argument: str) -> str:
-    if callable(value):
-        for name, fn in table.items():
-            if value is fn:
-                return name
-        value = getattr(value, "__name__", repr(value))
-    name = _ALIASES.get(value, value)
-    if name not in table:
-        raise ConfigurationError(
-            f"Received an invalid value for argument `{argument}`, expected one of "
-            f"{sorted(table)}, got {value!r}.")
-    return name
-
-
-def output_activation_name(value) -> str:
-    """The registered name of output activation ``value`` (a name or function)."""
-    return _resolve(value, OUTPUT_ACTIVATIONS, "activation")
-
-
-def state_function_name(value) -> str:
-    """The registered name of state function ``g`` (a name or function)."""
-    return _resolve(value, STATE_FUNCTIONS, "g")
+def function(name: str):
+    """The TensorFlow function of table entry ``name``."""
+    return globals()[get(name).keras]

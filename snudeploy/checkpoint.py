@@ -1,11 +1,13 @@
-"""Checkpoints: ``spec.json`` + ``model.weights.h5``, loadable by Keras 3 and tf-keras."""
+"""Checkpoints: ``spec.json`` + ``model.weights.h5`` (+ ``metrics.json``), loadable by Keras 3 and tf-keras."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .errors import ModelFileError
-from .spec import WEIGHTS_FILE, ModelSpec
+from .files import Transaction
+from .spec import METRICS_FILE, SPEC_FILE, WEIGHTS_FILE, ModelSpec
 
 
 def build_model(spec: ModelSpec):
@@ -29,16 +31,18 @@ def build_model(spec: ModelSpec):
     return model
 
 
-def save_checkpoint(model, spec: ModelSpec, directory) -> Path:
-    """Write ``spec.json`` and ``model.weights.h5`` into ``directory``."""
+def save_checkpoint(model, spec: ModelSpec, directory, metrics: dict | None = None) -> Path:
+    """Write ``spec.json``, ``model.weights.h5`` (and ``metrics.json``) into ``directory``, all or nothing."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     if getattr(model, "optimizer", None) is not None:  # Keras 3 would store the optimizer state too (3x the size)
         weights_only = build_model(spec)
         weights_only.set_weights(model.get_weights())
         model = weights_only
-    model.save_weights(str(directory / WEIGHTS_FILE))
-    spec.save(directory)
+    with Transaction(directory) as files:
+        model.save_weights(str(files.path(WEIGHTS_FILE)))
+        files.write_text(SPEC_FILE, json.dumps(spec.to_dict(), indent=2) + "\n")
+        if metrics is not None:
+            files.write_text(METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     return directory
 
 
@@ -51,8 +55,9 @@ def load_checkpoint(path):
     model = build_model(spec)
     try:
         model.load_weights(str(weights))
-    except (OSError, ValueError) as e:
-        raise ModelFileError(f"Cannot load {weights}: {e}") from None
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise ModelFileError(f"Cannot load {weights} into the network its spec describes: "
+                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     return model
 
 

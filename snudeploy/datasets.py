@@ -4,7 +4,9 @@
 their 2-D shape (the encoder flattens them). Available offline:
 
 * ``digits`` - scikit-learn's bundled 8x8 handwritten digits (1,797 images). There is
-  no official split: we use a stratified 80/20 split with seed 0 (1,437 train / 360 test).
+  no official split: we use a stratified 80/20 split with seed 0 (1,437 train / 360 test),
+  shipped in the package (``data/digits.npz``, 30 KB) so the base install reads it
+  without scikit-learn; a test checks it against scikit-learn's own split.
 * ``fashion-mnist`` - Debian's ``dataset-fashion-mnist`` IDX files, a folder given with
   ``data``, or Keras' downloader when online.
 * ``mnist`` - a file/folder given with ``data`` (``.npz`` with x_train/y_train/x_test/
@@ -21,8 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
+from .extras import installed
 
 NAMES = ("digits", "fashion-mnist", "mnist")
+DIGITS_FILE = Path(__file__).parent / "data" / "digits.npz"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 _IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -44,7 +48,7 @@ def load(name: str, data: str | os.PathLike | None = None):
     if data is not None:
         return _scale(*_load_path(Path(data)))
     if name == "digits":
-        return _load_digits()
+        return _scale(*_load_path(DIGITS_FILE), maximum=16.0)
     if name == "fashion-mnist" and DEBIAN_FASHION_MNIST.is_dir():
         return _scale(*_load_idx_folder(DEBIAN_FASHION_MNIST))
     return _scale(*_load_keras(name))
@@ -100,25 +104,25 @@ def _load_idx_folder(folder: Path):
     return tuple(arrays)
 
 
-def _load_digits():
-    try:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-    except ImportError:
-        raise DatasetError("The digits dataset needs scikit-learn: pip install 'snudeploy[train]'.") from None
+def digits_from_sklearn():
+    """The digits split made from scikit-learn's copy (how ``data/digits.npz`` was made): uint8 0-16."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     bunch = load_digits()
-    x = (bunch.images / 16.0).astype(np.float32)
-    y = bunch.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+    x_train, x_test, y_train, y_test = train_test_split(bunch.images.astype(np.uint8), bunch.target.astype(np.int64),
+                                                        test_size=0.2, random_state=0, stratify=bunch.target)
     return x_train, y_train, x_test, y_test
 
 
 def _load_keras(name: str):
-    try:
-        import tensorflow as tf
-    except ImportError:
-        raise DatasetError(f"Downloading {name} needs TensorFlow: pip install 'snudeploy[train]', "
-                           "or pass --data PATH (an .npz file or IDX folder).") from None
+    offline = "digits" if name == "fashion-mnist" else "digits or fashion-mnist (with Debian's dataset-fashion-mnist)"
+    if not installed("tensorflow"):
+        hint = "install Debian's dataset-fashion-mnist, " if name == "fashion-mnist" else ""
+        raise DatasetError(f"{name} is not on this machine and downloading it needs TensorFlow (pip install "
+                           f"'.[train]'). Alternatives: {hint}pass --data PATH (an .npz file or IDX folder), "
+                           f"or use --dataset {offline}.")
+    import tensorflow as tf
     loader = tf.keras.datasets.mnist if name == "mnist" else tf.keras.datasets.fashion_mnist
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data()
@@ -127,15 +131,15 @@ def _load_keras(name: str):
         raise DatasetError(
             f"Cannot download {name} ({type(e).__name__}); you look offline. Alternatives: {hint}"
             "pass --data PATH (an .npz with x_train/y_train/x_test/y_test or an IDX folder), "
-            "or use --dataset digits / fashion-mnist, which work offline.") from None
+            f"or use --dataset {offline}, which work(s) offline.") from None
     return _scale(x_train, y_train, x_test, y_test)
 
 
-def _scale(x_train, y_train, x_test, y_test):
+def _scale(x_train, y_train, x_test, y_test, maximum: float = 255.0):
     def images(x):
         x = np.asarray(x)
         if x.dtype == np.uint8:
-            return x.astype(np.float32) / np.float32(255.0)
+            return x.astype(np.float32) / np.float32(maximum)
         x = x.astype(np.float32)
         return x / np.float32(255.0) if x.max(initial=0) > 1 else x
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):

@@ -7,15 +7,66 @@ For every sample, time step and feature independently::
 so a pixel of value 1 fires ``max_spikes`` times on average over ``timesteps`` steps
 (the neuroaikit reference's ``transform_rate``). Output is ``uint8 [N, T, F]``.
 Encoding runs in chunks so that no float32 copy of a full 60k x 20 x 784 dataset is made.
+
+:class:`Encoding` is the one description of an encoding, stored in checkpoint specs and in
+ONNX metadata alike; :meth:`Encoding.encode` is the one way a split is encoded (the test
+split uses ``seed + 1``), so training, export validation, ``run`` and ``bench`` see the
+same spikes for the same images.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from . import arguments
 from .errors import ConfigurationError, InputValueError
 
 _CHUNK_ELEMENTS = 1 << 22  # ~4M random draws per chunk (16 MB of float32 scratch)
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Rate encoding of a network's inputs.
+
+    Attributes:
+        timesteps: T, time steps per sample.
+        max_spikes: expected spikes over T of a value of 1 (at most T).
+        seed: seed of the training split; the test split uses ``seed + 1``.
+    """
+    timesteps: int = 20
+    max_spikes: float = 6.0
+    seed: int = 0
+    kind: str = "rate"
+
+    def __post_init__(self):
+        arguments.limited(self.timesteps, "timesteps", "timesteps")
+        arguments.number(self.max_spikes, "max_spikes", 0, self.timesteps)
+        arguments.integer(self.seed, "seed", 0)
+        arguments.choice(self.kind, "kind", ("rate",))
+        object.__setattr__(self, "max_spikes", float(self.max_spikes))
+
+    def split_seed(self, split: str) -> int:
+        return self.seed + SPLITS.index(arguments.choice(split, "split", SPLITS))
+
+    def encode(self, x01, split: str = "test") -> np.ndarray:
+        """``x01`` [N, ...] in [0, 1] as uint8 spikes [N, T, F], encoded as ``split`` is."""
+        return encode_rate(x01, self.timesteps, self.max_spikes, self.split_seed(split))
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "timesteps": self.timesteps, "max_spikes": self.max_spikes, "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, data) -> "Encoding":
+        """Parse a stored encoding; :class:`ConfigurationError` names what is wrong."""
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"An encoding must be a JSON object, got {type(data).__name__}.")
+        unknown = set(data) - {"kind", "timesteps", "max_spikes", "seed"}
+        if unknown:
+            raise ConfigurationError(f"Unknown encoding field(s): {', '.join(sorted(unknown))}.")
+        return cls(**data)
 
 
 def encode_rate(x01, timesteps: int = 20, max_spikes: float = 6, seed: int = 0) -> np.ndarray:
@@ -27,12 +78,12 @@ def encode_rate(x01, timesteps: int = 20, max_spikes: float = 6, seed: int = 0) 
         max_spikes: expected spikes over T for a value of 1 (must be <= T).
         seed: seed of the random generator; the same seed gives the same spikes.
     """
-    if int(timesteps) != timesteps or timesteps < 1:
-        raise ConfigurationError(f"`timesteps` must be a positive integer, got {timesteps!r}.")
-    if not 0 <= max_spikes <= timesteps:
-        raise ConfigurationError(
-            f"`max_spikes` must be in [0, timesteps={timesteps}], got {max_spikes!r}.")
+    timesteps = arguments.limited(timesteps, "timesteps", "timesteps")
+    max_spikes = arguments.number(max_spikes, "max_spikes", 0, timesteps)
+    seed = arguments.integer(seed, "seed", 0)
     x = np.asarray(x01)
+    if x.dtype.kind not in "biuf":
+        raise InputValueError(f"Rate encoding needs numbers in [0, 1], got dtype {x.dtype}.")
     x = x.reshape(x.shape[0], -1) if x.ndim > 1 else x.reshape(1, -1)
     if not np.all(np.isfinite(x)) or x.min(initial=0) < 0 or x.max(initial=0) > 1:
         raise InputValueError("Rate encoding needs finite values in [0, 1]; scale the data first.")

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from . import activations
-from .errors import ConfigurationError
+from . import activation_table, activations, arguments
 
 keras = tf.keras
 
@@ -45,22 +44,16 @@ class SNUCell(keras.layers.Layer):
                  lateral_inhibition=False, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ConfigurationError(
-                f"Received an invalid value for argument `units`, expected a positive integer, got {units!r}.")
-        if not 0.0 <= float(decay) <= 1.0:
-            raise ConfigurationError(
-                f"Received an invalid value for argument `decay`, expected a number in [0, 1], got {decay!r}.")
-        self.units = units
-        self.decay = float(decay)
-        self.g_name = activations.state_function_name(g)
-        self.activation_name = activations.output_activation_name(activation)
+        self.units = arguments.limited(units, "units", "units")
+        self.decay = arguments.number(decay, "decay", 0, 1)
+        self.g_name = activation_table.state_function_name(g)
+        self.activation_name = activation_table.output_activation_name(activation)
         self.recurrent = bool(recurrent)
         self.lateral_inhibition = bool(lateral_inhibition)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self._g = activations.STATE_FUNCTIONS[self.g_name]
-        self._h = activations.OUTPUT_ACTIVATIONS[self.activation_name]
+        self._g = activations.function(self.g_name)
+        self._h = activations.function(self.activation_name)
         self.state_size = [units, units]
         self.output_size = units
 
@@ -104,7 +97,7 @@ class SNUCell(keras.layers.Layer):
         }
 
 
-def SNU(units, decay=0.8, g=activations.identity, activation=activations.step_function,
+def SNU(units, decay=0.8, g="identity", activation="step",
         recurrent=False, lateral_inhibition=False, **rnn_kwargs):
     """A Keras ``RNN`` layer around an :class:`SNUCell` (neuroaikit's ``aitf.layers.SNU``).
 
@@ -118,4 +111,4 @@ def SNU(units, decay=0.8, g=activations.identity, activation=activations.step_fu
 
 def sSNU(units, **kwargs):
     """The soft SNU: :func:`SNU` with a sigmoid output activation."""
-    return SNU(units, activation=activations.sigmoid, **kwargs)
+    return SNU(units, activation="sigmoid", **kwargs)

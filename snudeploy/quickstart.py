@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .files import check_writable, write_text
 from .spec import ModelSpec
+from .table import render
+
+log = logging.getLogger("snudeploy.quickstart")
 
 # The LSTM baseline is ~2.5x slower to train than the SNU; on digits it gets 5 epochs so the
 # quickstart stays under 5 minutes (it is a speed baseline; `snudeploy train --model lstm`
@@ -29,25 +34,24 @@ LATENCY_BATCHES = "1,16"
 LATENCY_ITERS = 100
 
 
-def run(dataset: str = "digits", out="runs/quickstart", data=None, log=print, progress=None) -> dict:
+def run(dataset: str = "digits", out="runs/quickstart", data=None, progress=None) -> dict:
     """Run every stage on ``dataset``; return the summary (also written to ``out/summary.json``).
 
-    ``log(message)`` reports each stage; ``progress(label, length)`` returns a context manager
-    with ``update(n)`` (e.g. ``click.progressbar``) for the long ones, or None for no bars.
+    Stages are logged (logger ``snudeploy.quickstart``); ``progress(label, length)`` returns a
+    context manager with ``update(n)`` (e.g. ``click.progressbar``) for the long ones, or None.
     """
     from . import datasets
     from .training import dataset_defaults, keras_verbosity, train_checkpoint
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable(Path(out), "folder")
     started = time.perf_counter()
-    stage = _Stages(log, started)
+    stage = _Stages(started)
 
     x_train, y_train, x_test, y_test = data_arrays = datasets.load(dataset, data)
     encoding, recipe = dataset_defaults(dataset)
     snu_spec = ModelSpec(input_features=int(x_train[0].size), classes=datasets.num_classes(y_train),
                          dataset=dataset, encoding=encoding, recipe=recipe)
-    lstm_spec = dataclasses.replace(snu_spec, model="lstm", recipe=dataclasses.replace(
+    lstm_spec = snu_spec.replace(model="lstm", recipe=dataclasses.replace(
         recipe, epochs=LSTM_EPOCHS.get(dataset, recipe.epochs)))
     verbose = keras_verbosity() if progress else 0
 
@@ -64,7 +68,7 @@ def run(dataset: str = "digits", out="runs/quickstart", data=None, log=print, pr
 
     stage("4/7 Quantizing to int8 (ONNX Runtime static PTQ)")
     from .quantization import quantize
-    int8 = quantize(out / "snu", "ptq", out / "int8", data=data, log=lambda message: None, float_files=exported)
+    int8 = quantize(out / "snu", "ptq", out / "int8", data=data, float_files=exported)
 
     stage("5/7 Streaming the test set through the runtime (step graph, 32 concurrent streams)")
     streamed = _stream(out / "onnx" / "step.onnx", snu_spec, x_test, y_test, progress)
@@ -80,25 +84,24 @@ def run(dataset: str = "digits", out="runs/quickstart", data=None, log=print, pr
     summary = _summary(dataset, snu_metrics, lstm_metrics, exports, int8, streamed, accuracy_doc, latency_doc)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["out"] = str(out)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
 class _Stages:
-    def __init__(self, log, started: float):
-        self.log, self.started = log, started
+    def __init__(self, started: float):
+        self.started = started
 
     def __call__(self, message: str) -> None:
-        self.log(f"[{time.perf_counter() - self.started:6.1f} s] {message}")
+        log.info("[%6.1f s] %s", time.perf_counter() - self.started, message)
 
 
 def _stream(model: Path, spec: ModelSpec, x_test, y_test, progress) -> dict:
     from .runtime import StreamingSession
     from .runtime.evaluate import evaluate
-    from .training import encode_split
 
     session = StreamingSession(model, providers="cpu", threads=1)
-    spikes = encode_split(x_test, spec, "test")
+    spikes = spec.encoding.encode(x_test, "test")
     if progress:
         with progress("streams", len(spikes)) as bar:
             result = evaluate(session, spikes, streams=32, on_progress=bar.update)
@@ -112,8 +115,7 @@ def _bench_accuracy(models, dataset, data, checkpoint, folder: Path) -> dict:
     from .bench import accuracy, plots
 
     result = accuracy.run(accuracy.plan(models, dataset, data, tf=checkpoint))
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "accuracy.json").write_text(json.dumps(result.document, indent=2) + "\n")
+    write_text(folder / "accuracy.json", json.dumps(result.document, indent=2) + "\n")
     plots.anytime(result.document["records"], folder)
     if result.raster is not None:
         plots.raster(result.raster, folder)
@@ -129,7 +131,7 @@ def _bench_latency(models, snu, lstm, folder: Path, progress) -> dict:
             document = latency.run(plan, on_round=lambda: bar.update(1))
     else:
         document = latency.run(plan)
-    (folder / "latency.json").write_text(json.dumps(document, indent=2) + "\n")
+    write_text(folder / "latency.json", json.dumps(document, indent=2) + "\n")
     plots.latency(document["records"], folder)
     return document
 
@@ -185,44 +187,40 @@ def _ratio(numerator, denominator):
 
 
 def format_summary(s: dict) -> str:
-    """The summary as a table for the terminal."""
+    """The summary as three tables for the terminal."""
     k, rt, q = s["keras"], s["runtime"], s["int8"]
-    lines = [
-        f"snudeploy quickstart on {s['dataset']} — done in {s['seconds']:.0f} s; artifacts in {s['out']}",
-        "",
-        f"{'accuracy':<34}{'value':>12}",
-        f"{'  SNU, Keras':<34}{100 * k['snu_accuracy']:>11.2f}%",
-        f"{'  SNU, ONNX Runtime (streamed)':<34}{100 * rt['accuracy']:>11.2f}%",
-        f"{'  SNU, int8 PTQ':<34}{100 * q['accuracy']:>11.2f}%   ({-q['drop_points']:+.2f} pts vs float)",
-        f"{'  LSTM baseline, Keras':<34}{100 * k['lstm_accuracy']:>11.2f}%   ({k['lstm_epochs']} epochs)",
-        f"{'  anytime: within 1 pt after':<34}{s['steps_to_within_1_point']:>9d} of {len(s['anytime_accuracy'])} steps",
-        "",
-        f"{'format':<22}{'size KB':>9}{'spike agr.':>12}{'pred. agr.':>12}",
-    ]
-    for name, f in s["formats"].items():
-        lines.append(f"{name:<22}{f['size_kb']:>9.0f}{f['spike_agreement']:>12.6f}{f['prediction_agreement']:>12.4f}")
-    lines.append(f"{'step.int8.onnx':<22}{s['formats']['step.onnx']['size_kb'] / q['size_ratio']:>9.0f}"
-                 f"{'(' + str(q['size_ratio']) + 'x smaller)':>24}")
-    lines += ["", f"{'latency p50, 1 thread, CPU':<30}" + "".join(f"{b:>12}" for b in s["latency"])]
+    accuracy = render(["accuracy", "value", "note"], [
+        ["SNU, Keras", _pct(k["snu_accuracy"]), ""],
+        ["SNU, ONNX Runtime (streamed)", _pct(rt["accuracy"]), ""],
+        ["SNU, int8 PTQ", _pct(q["accuracy"]), f"{-q['drop_points']:+.2f} pts vs float"],
+        ["LSTM baseline, Keras", _pct(k["lstm_accuracy"]), f"{k['lstm_epochs']} epochs"],
+        ["anytime: within 1 pt after", f"{s['steps_to_within_1_point']} of {len(s['anytime_accuracy'])} steps", ""],
+    ], "lrl")
+    rows = [[name, f"{f['size_kb']:.0f}", f"{f['spike_agreement']:.6f}", f"{f['prediction_agreement']:.4f}"]
+            for name, f in s["formats"].items()]
+    rows.append(["step.int8.onnx", f"{s['formats']['step.onnx']['size_kb'] / q['size_ratio']:.0f}",
+                 f"{q['size_ratio']}x smaller", ""])
+    formats = render(["format", "size KB", "spike agr.", "pred. agr."], rows, "lrrr")
+    labels = [("SNU step, ONNX", "step_onnx_us", " µs"), ("SNU step, int8", "step_int8_us", " µs"),
+              ("SNU step, TensorFlow", "step_tf_us", " µs"), ("LSTM step, ONNX", "step_lstm_onnx_us", " µs"),
+              ("SNU sequence, customop", "sequence_customop_us", " µs"),
+              ("SNU sequence, TensorFlow", "sequence_tf_us", " µs"), ("step speed-up vs TF", "step_speedup_vs_tf", "x"),
+              ("sequence speed-up vs TF", "sequence_speedup_vs_tf", "x"),
+              ("SNU vs LSTM step speed-up", "snu_vs_lstm_step_speedup", "x")]
+    latency = render(["latency p50, 1 thread, CPU", *s["latency"]],
+                     [[label, *(_fmt(v[key], unit) for v in s["latency"].values())] for label, key, unit in labels],
+                     "l" + "r" * len(s["latency"]))
+    return "\n".join([
+        f"snudeploy quickstart on {s['dataset']} — done in {s['seconds']:.0f} s; artifacts in {s['out']}", "",
+        accuracy, "", formats, "", latency, "",
+        f"Training: an LSTM epoch took {k['lstm_vs_snu_epoch_time']}x as long as an SNU epoch "
+        f"(LSTM {k['lstm_train_seconds']:.0f} s / {k['lstm_epochs']} epochs, "
+        f"SNU {k['snu_train_seconds']:.0f} s / {k['snu_epochs']} epochs)",
+        f"Plots and JSON: {s['out']}/bench/  ·  summary: {s['out']}/summary.json"])
 
-    def row(label, key, unit=" µs"):
-        cells = "".join(f"{_fmt(v[key], unit):>12}" for v in s["latency"].values())
-        lines.append(f"{label:<30}{cells}")
 
-    row("  SNU step, ONNX", "step_onnx_us")
-    row("  SNU step, int8", "step_int8_us")
-    row("  SNU step, TensorFlow", "step_tf_us")
-    row("  LSTM step, ONNX", "step_lstm_onnx_us")
-    row("  SNU sequence, customop", "sequence_customop_us")
-    row("  SNU sequence, TensorFlow", "sequence_tf_us")
-    row("  step speed-up vs TF", "step_speedup_vs_tf", "x")
-    row("  sequence speed-up vs TF", "sequence_speedup_vs_tf", "x")
-    row("  SNU vs LSTM step speed-up", "snu_vs_lstm_step_speedup", "x")
-    lines += ["", f"Training: an LSTM epoch took {k['lstm_vs_snu_epoch_time']}x as long as an SNU epoch "
-                  f"(LSTM {k['lstm_train_seconds']:.0f} s / {k['lstm_epochs']} epochs, "
-                  f"SNU {k['snu_train_seconds']:.0f} s / {k['snu_epochs']} epochs)",
-              f"Plots and JSON: {s['out']}/bench/  ·  summary: {s['out']}/summary.json"]
-    return "\n".join(lines)
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%"
 
 
 def _fmt(value, unit: str) -> str:

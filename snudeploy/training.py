@@ -6,7 +6,7 @@ and casts per batch, so a full 60k x 20 x 784 run holds ~1 GB of spikes, not ~4 
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import platform
 import sys
 import time
@@ -14,8 +14,10 @@ import time
 import numpy as np
 
 from . import __version__
-from .encoding import encode_rate
-from .spec import Encoding, ModelSpec, Recipe
+from .encoding import Encoding
+from .spec import ModelSpec, Recipe
+
+log = logging.getLogger("snudeploy.train")
 
 # Datasets may carry their own defaults; MNIST and Fashion-MNIST use the seed recipe exactly.
 # Digits has 64 inputs instead of 784: with the seed's 6 spikes per pixel the encoding noise
@@ -27,14 +29,7 @@ DATASET_DEFAULTS = {
 
 def dataset_defaults(dataset: str | None) -> tuple[Encoding, Recipe]:
     """The (encoding, recipe) a dataset trains with unless flags override them."""
-    encoding, recipe = DATASET_DEFAULTS.get(dataset, (Encoding(), Recipe()))
-    return dataclasses.replace(encoding), dataclasses.replace(recipe)
-
-
-def encode_split(x01, spec: ModelSpec, split: str) -> np.ndarray:
-    """Encode one split with the spec's encoding; the test split uses seed + 1."""
-    enc = spec.encoding
-    return encode_rate(x01, enc.timesteps, enc.max_spikes, enc.split_seed(split))
+    return DATASET_DEFAULTS.get(dataset, (Encoding(), Recipe()))
 
 
 def batches(spikes: np.ndarray, labels: np.ndarray, classes: int, batch_size: int,
@@ -80,8 +75,8 @@ def train(spec: ModelSpec, data, verbose: int = 1, model=None):
     if recipe.limit:
         x_train, y_train = x_train[:recipe.limit], y_train[:recipe.limit]
     tf.keras.utils.set_random_seed(recipe.seed)
-    train_spikes = encode_split(x_train, spec, "train")
-    test_spikes = encode_split(x_test, spec, "test")
+    train_spikes = spec.encoding.encode(x_train, "train")
+    test_spikes = spec.encoding.encode(x_test, "test")
     model = model if model is not None else build_model(spec)
     compile_model(model, recipe)
 
@@ -102,15 +97,11 @@ def train(spec: ModelSpec, data, verbose: int = 1, model=None):
 
 def train_checkpoint(spec: ModelSpec, data, out, verbose: int = 1) -> dict:
     """Train ``spec`` and write the checkpoint and ``metrics.json`` into ``out``; return the metrics."""
-    import json
-    from pathlib import Path
-
     from .checkpoint import save_checkpoint
 
     model, metrics = train(spec, data, verbose=verbose)
-    spec.metrics = {k: v for k, v in metrics.items() if k != "history"}
-    save_checkpoint(model, spec, out)
-    (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    spec = spec.replace(metrics={k: v for k, v in metrics.items() if k != "history"})
+    save_checkpoint(model, spec, out, metrics)
     return metrics
 
 

@@ -1,21 +1,17 @@
-import importlib.util
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # the numpy oracle, snu_reference.py
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))               # snu_reference.py (the numpy oracle), checkpoints.py
+sys.path.insert(0, str(HERE / "runtime"))   # snu_models.py (TensorFlow-free model builder)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-def _installed(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ImportError:  # blocked, as tests/runtime/base_install_guard.py does
-        return False
+from snudeploy.extras import installed  # noqa: E402
 
-
-HAS_TF = _installed("tensorflow")
+HAS_TF = installed("tensorflow")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -28,16 +24,24 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def digits_checkpoint(tmp_path_factory):
-    """The digits network trained with its default recipe (~97 % test accuracy, ~30 s)."""
+def random_digits_checkpoint(tmp_path_factory):
+    """A digits-sized SNU checkpoint (64-32-16-10) with random spiking weights: no training."""
     pytest.importorskip("tensorflow")
-    from snudeploy import datasets, save_checkpoint
-    from snudeploy.spec import ModelSpec
-    from snudeploy.training import dataset_defaults, train
+    from checkpoints import random_checkpoint
 
-    data = datasets.load("digits")
+    return random_checkpoint(tmp_path_factory.mktemp("random") / "checkpoint")
+
+
+@pytest.fixture(scope="session")
+def digits_checkpoint(tmp_path_factory):
+    """The digits network trained with its default recipe (~97 % test accuracy, ~30 s): slow tests only."""
+    pytest.importorskip("tensorflow")
+    from snudeploy import datasets
+    from snudeploy.spec import ModelSpec
+    from snudeploy.training import dataset_defaults, train_checkpoint
+
     encoding, recipe = dataset_defaults("digits")
     spec = ModelSpec(input_features=64, classes=10, dataset="digits", encoding=encoding, recipe=recipe)
-    model, metrics = train(spec, data, verbose=0)
-    spec.metrics = {k: v for k, v in metrics.items() if k != "history"}
-    return save_checkpoint(model, spec, tmp_path_factory.mktemp("digits") / "checkpoint")
+    folder = tmp_path_factory.mktemp("digits") / "checkpoint"
+    train_checkpoint(spec, datasets.load("digits"), folder, verbose=0)
+    return folder

@@ -8,32 +8,27 @@ from click.testing import CliRunner
 from snudeploy.cli.main import cli
 
 
-def test_help_is_tensorflow_free():
-    """What makes --help slow is importing TensorFlow (seconds); the README gives the measured time."""
-    code = ("import sys; from snudeploy.cli.main import cli\n"
-            "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'tensorflow' not in sys.modules, 'TensorFlow imported'")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+def test_help_lists_every_command():
+    result = CliRunner().invoke(cli, ["--help"])
     for command in ("quickstart", "train", "export", "quantize", "inspect", "run", "bench"):
-        assert command in out.stdout
-
-
-def test_runtime_import_is_tensorflow_free():
-    subprocess.run([sys.executable, "-c", "import snudeploy.runtime, sys; assert 'tensorflow' not in sys.modules"],
-                   check=True)
+        assert command in result.stdout
 
 
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "cifar"], "Invalid value for '--dataset'"),
-    (["--hidden", "0,5"], "positive integers"),
+    (["--hidden", "0,5"], "expected integers from 1 to 65536"),
+    (["--hidden", "100000000"], "expected integers from 1 to 65536"),
     (["--hidden", "a"], "comma-separated integers"),
-    (["--timesteps", "4", "--max-spikes", "6"], "at most --timesteps"),
+    (["--timesteps", "4", "--max-spikes", "6"], "`max_spikes`, expected a number in [0, 4]"),
+    (["--timesteps", "10000000"], "Invalid value for '--timesteps'"),
+    (["--batch-size", "0"], "Invalid value for '--batch-size'"),
     (["--data", "/no/such/path"], "does not exist"),
 ])
 def test_bad_flags_exit_2(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["train", "--out", str(tmp_path / "o"), *args])
     assert result.exit_code == 2, result.output
-    assert message in result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
 
 
 def test_unreadable_data_is_one_line_exit_2(tmp_path):
@@ -45,6 +40,7 @@ def test_unreadable_data_is_one_line_exit_2(tmp_path):
 
 
 @pytest.mark.train
+@pytest.mark.slow
 def test_train_writes_checkpoint_and_metrics(tmp_path):
     out = tmp_path / "ckpt"
     result = CliRunner().invoke(cli, ["train", "--dataset", "digits", "--out", str(out), "--epochs", "1",

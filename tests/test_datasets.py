@@ -60,11 +60,18 @@ def test_unknown_name():
         datasets.load("cifar")
 
 
-def test_digits_split():
-    pytest.importorskip("sklearn")
+def test_digits_split_ships_with_the_package():
     x_train, y_train, x_test, y_test = datasets.load("digits")
     assert (len(x_train), len(x_test)) == (1437, 360) and x_train.shape[1:] == (8, 8)
     assert x_train.max() == 1.0 and set(y_test) == set(range(10))
+
+
+def test_shipped_digits_split_is_scikit_learns():
+    pytest.importorskip("sklearn")
+    shipped = datasets.load("digits")
+    made = datasets.digits_from_sklearn()
+    for ours, theirs in zip(shipped, made):
+        np.testing.assert_array_equal(ours, theirs / 16.0 if theirs.dtype == np.uint8 else theirs)
 
 
 @pytest.mark.skipif(not datasets.DEBIAN_FASHION_MNIST.is_dir(), reason="dataset-fashion-mnist not installed")
@@ -85,3 +92,13 @@ def test_mnist_offline_error_names_alternatives(monkeypatch):
     with pytest.raises(DatasetError, match="--data PATH") as info:
         datasets.load("mnist")
     assert "offline" in str(info.value) and "digits" in str(info.value)
+
+
+def test_fashion_mnist_offline_error_does_not_suggest_itself(monkeypatch):
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", datasets.Path("/nonexistent"))
+    monkeypatch.setattr(datasets, "installed", lambda module: False)
+    with pytest.raises(DatasetError) as info:
+        datasets.load("fashion-mnist")
+    message = str(info.value)
+    assert "dataset-fashion-mnist" in message and "--dataset digits" in message
+    assert "--dataset digits or fashion-mnist" not in message

@@ -56,11 +56,17 @@ def test_matches_numpy_equations(variant):
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.get("lateral_inhibition")])
 def test_lateral_inhibition_is_per_sample(variant):
+    """A sample's outputs do not depend on its batch. Spikes must be equal; soft (sigmoid) outputs may differ
+    by float rounding, because TensorFlow's matmul kernels sum in a batch-size-dependent order (1.2e-7
+    measured on AVX2): 1e-6 is a few ulps of outputs in [0, 1], far below any coupling between samples."""
     layer, x = _layer_and_input(variant, batch=6)
     batched = layer(x).numpy()
     for i in range(len(x)):
         alone = layer(x[i:i + 1]).numpy()
-        np.testing.assert_array_equal(batched[i:i + 1], alone)
+        if variant["activation"] == "step":
+            np.testing.assert_array_equal(batched[i:i + 1], alone)
+        else:
+            np.testing.assert_allclose(batched[i:i + 1], alone, rtol=0, atol=1e-6)
 
 
 def test_surrogate_gradient_is_tanh_derivative():

@@ -1,9 +1,9 @@
 """``bench accuracy``: test accuracy, agreement with Keras, spikes, SynOps and the anytime curve.
 
 The test split is encoded as training and ``snudeploy run`` encode it: the encoding in the
-model's metadata, test seed = seed + 1 (:func:`snudeploy.runtime.evaluate.encode_test_split`), the
+model's metadata, test seed = seed + 1 (:func:`snudeploy.evaluation.test_split`), the
 first ``limit`` samples. Models run on ONNX Runtime's CPU provider, one thread, from zero
-state (:func:`snudeploy.converters.validation.run_onnx`):
+state (:func:`snudeploy.runtime.rollout`):
 
 * step graphs are rolled over T and expose every layer's spikes (``l{i}_y_next``), so every
   figure is reported;
@@ -22,17 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import datasets
+from .. import arguments, datasets
 from ..errors import ConfigurationError, DatasetError, ModelFileError
-from ..runtime import StreamingSession
-from ..runtime.evaluate import check_data, encode_test_split, rate_encoding
+from ..evaluation import check_fits
+from ..runtime import Engine, SessionSettings, load_model, rollout
 from ..spec import ModelSpec
-from ..training import encode_split
 from . import environment, schema
-from .tables import short_labels
 from .spikes import SpikeTally
+from .tables import short_labels
 
-CHUNK = 512  # samples per run_onnx call: bounds memory of the per-layer spike sequences
+CHUNK = 512  # samples per rollout: bounds memory of the per-layer spike sequences
+BATCH = 256  # sequences per ONNX Runtime call
 
 
 @dataclass(frozen=True)
@@ -60,27 +60,35 @@ class AccuracyResult:
     raster: dict | None
 
 
-def plan(models, dataset: str, data=None, limit: int | None = None, tf=None) -> AccuracyPlan:
-    """Check every input and load the test split; raise a :class:`SnudeployError` on bad input."""
+def plan(models, dataset: str | None = None, data=None, limit: int | None = None, tf=None) -> AccuracyPlan:
+    """Check every input and load the test split; raise a :class:`SnudeployError` on bad input.
+
+    ``dataset`` defaults to the one the (first) model names in its metadata.
+    """
     if not models:
         raise ConfigurationError("Give at least one MODEL.onnx to evaluate.")
-    if limit is not None and limit < 1:
-        raise ConfigurationError(f"--limit must be a positive number of samples, got {limit}.")
+    limit = arguments.optional_integer(limit, "limit", 1, arguments.LIMITS["samples"])
     targets = []
     for path, label in zip(models, short_labels(models)):
-        info = StreamingSession(path, providers="cpu", threads=1).info  # checks the file fully
-        rate_encoding(info, str(path))  # fails fast when the metadata has no encoding
+        info = load_model(path).info  # checks the file fully
+        if info.encoding is None:
+            raise ConfigurationError(f"{path} has no rate encoding in its metadata, so its inputs cannot be "
+                                     "encoded as in training.")
         targets.append((Path(path), label, info))
+    dataset = dataset or targets[0][2].dataset
+    if not dataset:
+        raise ConfigurationError(f"{targets[0][0]} does not name its dataset in its metadata; pass --dataset.")
     _, _, x, y = datasets.load(dataset, data)
     x, y = x[:limit], y[:limit]
     if not len(x):
         raise DatasetError(f"{dataset} has no test samples.")
     width = int(np.prod(x.shape[1:]))
     for path, _, info in targets:
-        check_data(info, x, y, str(path), dataset)
+        check_fits(info.features, info.classes, x, y, str(path), dataset)
     if tf is not None:
         if importlib.util.find_spec("tensorflow") is None:
-            raise ConfigurationError("--tf needs TensorFlow: pip install 'snudeploy[train]'.")
+            raise ConfigurationError("--tf needs TensorFlow: pip install '.[train]' (in a clone) or "
+                                     "'snudeploy[train]'.")
         spec = ModelSpec.load(tf)
         if spec.model != "snu" or spec.input_features != width:
             raise ModelFileError(f"--tf {tf} must be an SNU checkpoint taking {width} features; it is a "
@@ -90,8 +98,6 @@ def plan(models, dataset: str, data=None, limit: int | None = None, tf=None) -> 
 
 def run(plan: AccuracyPlan, on_model=None) -> AccuracyResult:
     """Evaluate every model of ``plan`` (and the Keras checkpoint); return the document and a raster."""
-    from ..converters.validation import BATCH, run_onnx, session
-
     encoded, keras_runs = {}, {}
     reference = None
     if plan.tf:
@@ -99,23 +105,23 @@ def run(plan: AccuracyPlan, on_model=None) -> AccuracyResult:
         reference = KerasReference(plan.tf)
     records, raster = [], None
     for path, label, info in plan.targets:
-        key = (info.encoding["timesteps"], info.encoding["max_spikes"], info.encoding.get("seed", 0))
+        key = info.encoding
         if key not in encoded:
-            encoded[key] = encode_test_split(info, plan.x, str(path))
+            encoded[key] = key.encode(plan.x, "test")
         spikes = encoded[key]
-        units = [int(layer["units"]) for layer in info.layers]
-        tally = SpikeTally(units, [bool(layer.get("recurrent")) for layer in info.layers], info.features)
-        sess = session(str(path), disabled_optimizers=info.quantization.get("ort_disabled_optimizers", []))
+        units = info.units
+        tally = SpikeTally(units, [layer.recurrent for layer in info.layers], info.features)
+        engine = Engine(str(path), SessionSettings("cpu", threads=1))
         for start in range(0, len(spikes), CHUNK):
             chunk = spikes[start:start + CHUNK]
-            result = run_onnx(sess, info.graph, units, chunk)
-            tally.add(chunk, result.sequences, plan.y[start:start + CHUNK])
-            if raster is None and info.graph == "step":
+            result = rollout(engine, chunk, BATCH)
+            tally.add(chunk, result.spikes, plan.y[start:start + CHUNK])
+            if raster is None and len(result.spikes) == len(units):
                 raster = {"label": label, "input": chunk[0].astype(np.float32),
-                          "layers": [result.sequences[i][0] for i in range(len(units))]}
+                          "layers": [result.spikes[i][0] for i in range(len(units))]}
         record = {"model": str(path), "label": label, "format": info.format, "graph": info.graph,
-                  "network": "snu", "units": units, "quantization": info.quantization.get("method", "none"),
-                  "framework": "onnxruntime", "provider": sess.get_providers()[0], "batch": BATCH, "threads": 1,
+                  "network": "snu", "units": units, "quantization": info.quantization.method,
+                  "framework": "onnxruntime", "provider": engine.provider, "batch": BATCH, "threads": 1,
                   "dataset": plan.dataset, **tally.figures(), "tf_accuracy": None, "agreement_with_tf": None}
         if reference is not None:
             if key not in keras_runs:
@@ -140,15 +146,15 @@ def _keras_record(plan: AccuracyPlan, reference, encoded: dict, keras_runs: dict
     from .keras_reference import CHUNK as KERAS_CHUNK
 
     spec = reference.spec
-    key = (spec.encoding.timesteps, spec.encoding.max_spikes, spec.encoding.seed)
+    key = spec.encoding
     if key not in keras_runs:
         spikes = encoded.get(key)
-        keras_runs[key] = reference.tally(encode_split(plan.x, spec, "test") if spikes is None else spikes, plan.y)
+        keras_runs[key] = reference.tally(key.encode(plan.x, "test") if spikes is None else spikes, plan.y)
     tally, predictions = keras_runs[key]
     figures = tally.figures()
     accuracy = float(np.mean(predictions == plan.y))
     return {"model": str(plan.tf), "label": f"{plan.tf.name} (keras)", "format": "keras", "graph": "sequence",
-            "network": "snu", "units": spec.units, "quantization": spec.quantization.get("method", "none"),
+            "network": "snu", "units": spec.units, "quantization": spec.quantization_method,
             "framework": "tensorflow", "provider": "tensorflow", "batch": KERAS_CHUNK, "threads": 0,
             "dataset": plan.dataset, **figures, "accuracy": accuracy, "tf_accuracy": accuracy,
             "agreement_with_tf": 1.0}

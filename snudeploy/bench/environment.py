@@ -36,6 +36,7 @@ def describe(ort_threads: list[int] | None = None, tf_threads: dict | None = Non
         load = None
     return {
         "cpu_model": cpu_model(),
+        "vector_extensions": vector_extensions(),
         "logical_cores": os.cpu_count() or 1,
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
         "load_average": load,
@@ -62,11 +63,28 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+# /proc/cpuinfo flags that decide ONNX Runtime's float and int8 kernels, with their usual names.
+EXTENSIONS = {"avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512F", "avx512bw": "AVX-512BW",
+              "avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI", "amx_int8": "AMX-INT8"}
+
+
+def vector_extensions() -> list[str]:
+    """The SIMD extensions of this CPU that matter to ONNX Runtime's kernels (x86; empty elsewhere)."""
+    try:
+        text = CPUINFO.read_text()
+    except OSError:
+        return []
+    flags = next((line.partition(":")[2].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [name for flag, name in EXTENSIONS.items() if flag in flags]
+
+
 def summary(env: dict) -> str:
     """One line for the terminal."""
     load = "/".join(f"{v:g}" for v in env["load_average"]) if env["load_average"] else "n/a"
     v = env["versions"]
-    return (f"{env['cpu_model']}, {env['usable_cores']} usable of {env['logical_cores']} cores, load {load}; "
+    extensions = ", ".join(env.get("vector_extensions") or []) or "no AVX"
+    return (f"{env['cpu_model']} ({extensions}), {env['usable_cores']} usable of {env['logical_cores']} cores, "
+            f"load {load}; "
             f"onnxruntime {v['onnxruntime']}, numpy {v['numpy']}"
             + (f", tensorflow {v['tensorflow']}" if env["threads"]["tensorflow"] else ""))
 

@@ -3,8 +3,9 @@
 A checkpoint becomes two ``tf.function``s: one time step of its Keras cells with the
 states passed explicitly (what a streaming server would run in TensorFlow; for SNU it is
 the very function the ``step`` exporter converts) and the whole-sequence Keras model.
-The LSTM baseline's step function is also converted with tf2onnx, so the same network
-can be timed on ONNX Runtime.
+The LSTM baseline is also built as ONNX with the native ``LSTM`` operator
+(:mod:`.lstm_onnx`), checked against TensorFlow, so the same network is timed on ONNX
+Runtime through the runtime, as the SNU is.
 
 TensorFlow fixes its thread pools when it first runs anything, so :func:`configure`
 must come before any checkpoint is loaded, and it holds for the rest of the process.
@@ -20,10 +21,12 @@ import numpy as np
 import tensorflow as tf
 
 from ..checkpoint import load_checkpoint
+from ..errors import ExportError
 from ..metadata import INPUT_NAME, SPIKES_NAME, state_names
 from ..spec import ModelSpec
 
 LSTM_OUTPUT = "output"
+LSTM_TOLERANCE = 1e-4  # |ONNX LSTM - TensorFlow| on random inputs: float32 gate arithmetic
 
 
 def configure(threads: int) -> dict:
@@ -57,6 +60,7 @@ class KerasProgram:
         output: the key of the step's output.
         sequence: ``sequence(x [B, T, F]) -> mean output [B, C]`` (the Keras model).
         signature: ``step``'s input signature (for tf2onnx).
+        lstm_weights: an LSTM's (kernel, recurrent kernel, bias) per layer; empty for SNU.
     """
     checkpoint: Path
     spec: ModelSpec
@@ -66,6 +70,7 @@ class KerasProgram:
     output: str
     sequence: object
     signature: list
+    lstm_weights: list
 
 
 def program(checkpoint) -> KerasProgram:
@@ -85,14 +90,28 @@ def program(checkpoint) -> KerasProgram:
     widths = [u for u in spec.units for _ in range(2)]
     sequence = tf.function(lambda x: model(x, training=False),
                            input_signature=[tf.TensorSpec([None, None, features], tf.float32)])
-    return KerasProgram(Path(checkpoint), spec, step, pairs, widths, output, sequence, signature)
+    lstm_weights = [tuple(w.numpy() for w in (layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias))
+                    for layer in model.layers if isinstance(layer, tf.keras.layers.LSTM)]
+    return KerasProgram(Path(checkpoint), spec, step, pairs, widths, output, sequence, signature, lstm_weights)
 
 
-def export_step(prog: KerasProgram, opset: int = 17) -> bytes:
-    """The program's step function as ONNX (tf2onnx), serialized."""
-    from ..converters.tfgraph import convert
+def lstm_onnx(prog: KerasProgram) -> dict[str, bytes]:
+    """The LSTM checkpoint as native-``LSTM`` ONNX models ``{"step": ..., "sequence": ...}``, checked
+    against TensorFlow on random inputs (one step, and the mean output of a 5-step sequence)."""
+    from ..runtime import Engine
+    from .lstm_onnx import lstm_model
 
-    return convert(prog.step, prog.signature, opset).SerializeToString()
+    models = {graph: lstm_model(prog.lstm_weights, graph, prog.spec.encoding, prog.spec.dataset)
+              for graph in ("step", "sequence")}
+    x = (np.random.default_rng(0).random((3, 5, prog.spec.input_features)) < 0.3).astype(np.float32)
+    sequence, step = Engine(models["sequence"]), Engine(models["step"])
+    _, rates, _ = sequence.sequence(x, sequence.zeros(3))
+    first, _ = step.step(x[:, 0], step.zeros(3))
+    expected_first = prog.step(x[:, 0], *[tf.zeros((3, w), tf.float32) for w in prog.widths])[prog.output].numpy()
+    error = max(float(np.max(np.abs(rates - prog.sequence(x).numpy()))), float(np.max(np.abs(first - expected_first))))
+    if not error <= LSTM_TOLERANCE:
+        raise ExportError(f"The ONNX LSTM baseline differs from TensorFlow by {error:.2g} (> {LSTM_TOLERANCE}).")
+    return models
 
 
 class TFStep:

@@ -21,14 +21,15 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import arguments
 from ..errors import ConfigurationError, ModelFileError, ProviderError
 from ..metadata import ModelInfo
-from ..runtime import StreamingSession, cuda_unavailable_reason
+from ..runtime import cuda_unavailable_reason, load_model
+from ..runtime.providers import PROVIDERS
 from ..spec import ModelSpec
 from . import environment, interleave, schema, stats
+from .candidates import Candidate, StreamStep, spike_inputs, streaming_session
 from .tables import short_labels
-from .candidates import (ORT_PROVIDERS, BareStep, Candidate, StreamStep, bare_session, spike_inputs,
-                         streaming_session)
 
 BURST = 5  # calls per candidate per round
 
@@ -71,8 +72,8 @@ class LatencyPlan:
                 "statistic": "p50 (ratios), mean (throughput)"}
 
 
-def parse_counts(text: str, option: str) -> tuple[int, ...]:
-    """'1,16,256' -> (1, 16, 256); each a positive integer."""
+def parse_counts(text: str, option: str, limit: str) -> tuple[int, ...]:
+    """'1,16,256' -> (1, 16, 256); each a positive integer up to ``LIMITS[limit]``."""
     items = [item.strip() for item in str(text).split(",") if item.strip()]
     if not items:
         raise ConfigurationError(f"{option} needs at least one positive integer, got {text!r}.")
@@ -80,8 +81,8 @@ def parse_counts(text: str, option: str) -> tuple[int, ...]:
         values = tuple(int(item) for item in items)
     except ValueError:
         raise ConfigurationError(f"{option} takes comma-separated positive integers, got {text!r}.") from None
-    if any(v < 1 for v in values):
-        raise ConfigurationError(f"{option} values must be positive integers, got {text!r}.")
+    for value in values:
+        arguments.limited(value, option, limit)
     return tuple(dict.fromkeys(values))
 
 
@@ -89,10 +90,10 @@ def parse_providers(text: str) -> tuple[str, ...]:
     """'cpu,cuda' -> ('cpu', 'cuda'); a provider this machine cannot run is an error, not a fallback."""
     names = tuple(dict.fromkeys(item.strip().lower() for item in str(text).split(",") if item.strip()))
     if not names:
-        raise ConfigurationError(f"--provider needs at least one of {', '.join(ORT_PROVIDERS)}, got {text!r}.")
-    unknown = [n for n in names if n not in ORT_PROVIDERS]
+        raise ConfigurationError(f"--provider needs at least one of {', '.join(PROVIDERS)}, got {text!r}.")
+    unknown = [n for n in names if n not in PROVIDERS]
     if unknown:
-        raise ConfigurationError(f"Unknown provider(s) {unknown}; choose from {', '.join(ORT_PROVIDERS)}.")
+        raise ConfigurationError(f"Unknown provider(s) {unknown}; choose from {', '.join(PROVIDERS)}.")
     if "cuda" in names and (reason := cuda_unavailable_reason()) is not None:
         raise ProviderError(f"Provider cuda is not available: {reason}. A benchmark does not fall back to "
                             "CPU; drop cuda from --provider.")
@@ -104,12 +105,11 @@ def plan(models, batches: str = "1", threads: str = "1", providers: str = "cpu",
     """Check every input and describe the run; raise a :class:`SnudeployError` on bad input."""
     if not models:
         raise ConfigurationError("Give at least one MODEL.onnx to time.")
-    batch_list, thread_list = parse_counts(batches, "--batch"), parse_counts(threads, "--threads")
+    batch_list, thread_list = parse_counts(batches, "--batch", "batch"), parse_counts(threads, "--threads", "threads")
     provider_list = parse_providers(providers)
-    if warmup < 0 or iters < 1:
-        raise ConfigurationError(f"--warmup must be >= 0 and --iters >= 1, got {warmup} and {iters}.")
-    if sequence is not None and sequence < 1:
-        raise ConfigurationError(f"--sequence must be a positive number of time steps, got {sequence}.")
+    warmup = arguments.integer(warmup, "--warmup", 0, 100_000)
+    iters = arguments.integer(iters, "--iters", 1, 1_000_000)
+    sequence = arguments.optional_integer(sequence, "--sequence", 1, arguments.LIMITS["timesteps"])
     targets = tuple(_target(Path(m), label, sequence) for m, label in zip(models, short_labels(models)))
     features = {t.info.features for t in targets}
     for option, checkpoint, kind in (("--tf", tf, "snu"), ("--lstm", lstm, "lstm")):
@@ -127,7 +127,7 @@ def run(plan: LatencyPlan, on_round=None) -> dict:
 
         tf_threads = keras_candidates.configure(plan.threads[0])
         programs = [keras_candidates.program(ckpt) for ckpt in (plan.tf, plan.lstm) if ckpt]
-        lstm_onnx = {p.checkpoint: keras_candidates.export_step(p) for p in programs if p.spec.model == "lstm"}
+        lstm_onnx = {p.checkpoint: keras_candidates.lstm_onnx(p) for p in programs if p.spec.model == "lstm"}
     warnings = []
     if tf_threads and tf_threads["intra_op"] != plan.threads[0]:
         warnings.append(f"TensorFlow was already initialised in this process with intra-op threads = "
@@ -151,8 +151,8 @@ def run(plan: LatencyPlan, on_round=None) -> dict:
 
 
 def _target(path: Path, label: str, sequence: int | None) -> Target:
-    info = StreamingSession(path, providers="cpu", threads=1).info  # checks the file fully, fails fast
-    encoded_t = info.encoding.get("timesteps")
+    info = load_model(path).info  # checks the file fully, fails fast
+    encoded_t = info.encoding.timesteps if info.encoding else None
     if info.graph == "step":
         modes = (("step", 1),) + ((("sequence", sequence),) if sequence else ())
     elif info.timesteps:  # a sequence graph built for one T (unrolled)
@@ -169,7 +169,8 @@ def _target(path: Path, label: str, sequence: int | None) -> Target:
 
 def _check_checkpoint(option: str, checkpoint: Path, kind: str, features: set) -> None:
     if importlib.util.find_spec("tensorflow") is None:
-        raise ConfigurationError(f"{option} needs TensorFlow: pip install 'snudeploy[train]'.")
+        raise ConfigurationError(f"{option} needs TensorFlow: pip install '.[train]' (in a clone) or "
+                                 "'snudeploy[train]'.")
     spec = ModelSpec.load(checkpoint)
     if spec.model != kind:
         raise ModelFileError(f"{option} {checkpoint} holds a {spec.model!r} network; {option} takes a "
@@ -198,10 +199,11 @@ def _ort_candidates(plan: LatencyPlan, threads: int, batch: int) -> list[Candida
             info = target.info
             session = streaming_session(target.path, provider, threads)
             fields = {"model": str(target.path), "label": target.label, "format": info.format,
-                      "graph": info.graph, "network": "snu", "units": [int(layer["units"]) for layer in info.layers],
-                      "quantization": info.quantization.get("method", "none"), "framework": "onnxruntime"}
-            frames_t = int(info.encoding.get("timesteps") or 20)
-            spikes = float(info.encoding.get("max_spikes") or frames_t / 4)
+                      "graph": info.graph, "network": "snu", "units": info.units,
+                      "quantization": info.quantization.method, "framework": "onnxruntime"}
+            encoding = info.encoding
+            frames_t = encoding.timesteps if encoding else 20
+            spikes = encoding.max_spikes if encoding else frames_t / 4
             for mode, timesteps in target.modes:
                 x = _inputs(cache, batch, frames_t if mode == "step" else timesteps, info.features, spikes)
                 call = StreamStep(session, x) if mode == "step" else (lambda s=session, x=x: s.run(x))
@@ -219,12 +221,11 @@ def _keras_candidates(plan: LatencyPlan, programs, lstm_onnx: dict, threads: int
     for prog in programs:
         spec = prog.spec
         fields = {"model": str(prog.checkpoint), "network": spec.model, "units": spec.units,
-                  "quantization": spec.quantization.get("method", "none")}
+                  "quantization": spec.quantization_method}
         keras = {**fields, "label": f"{prog.checkpoint.name} (keras)", "format": "keras", "framework": "tensorflow"}
-        bare = {**fields, "label": f"{prog.checkpoint.name} (tf2onnx step)", "format": "step", "graph": "step",
-                "framework": "onnxruntime"}
-        sessions = {provider: bare_session(lstm_onnx[prog.checkpoint], provider, threads)
-                    for provider in plan.providers} if prog.checkpoint in lstm_onnx else {}
+        onnx_models = lstm_onnx.get(prog.checkpoint, {})
+        sessions = {(provider, graph): streaming_session(model, provider, threads)
+                    for provider in plan.providers for graph, model in onnx_models.items()}
         for mode, timesteps in modes:
             frames_t = spec.encoding.timesteps if mode == "step" else timesteps
             x = _inputs(cache, batch, frames_t, spec.input_features, spec.encoding.max_spikes)
@@ -232,8 +233,10 @@ def _keras_candidates(plan: LatencyPlan, programs, lstm_onnx: dict, threads: int
             call = TFStep(prog, x) if mode == "step" else TFSequence(prog, x)
             candidates.append(Candidate(_row({**keras, "graph": graph}, tf_provider, batch, tf_threads["intra_op"],
                                              mode, timesteps), call))
-            for provider, session in sessions.items():
-                call = BareStep(session, prog.pairs, prog.widths, prog.output, x, rolled=mode == "sequence")
-                candidates.append(Candidate(_row(bare, ORT_PROVIDERS[provider], batch, threads, mode, timesteps),
-                                            call))
+            for provider in plan.providers if onnx_models else ():
+                session = sessions[provider, graph]
+                native = {**fields, "label": f"{prog.checkpoint.name} (onnx LSTM)", "format": "lstm", "graph": graph,
+                          "framework": "onnxruntime"}
+                call = StreamStep(session, x) if mode == "step" else (lambda s=session, x=x: s.run(x))
+                candidates.append(Candidate(_row(native, PROVIDERS[provider], batch, threads, mode, timesteps), call))
     return candidates

@@ -12,7 +12,8 @@ import math
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from .tables import PROVIDERS
+from ..files import write_bytes
+from .tables import provider_label
 
 DPI = 90
 
@@ -26,7 +27,7 @@ def latency(records: list[dict], folder) -> Path:
         lines = {}
         for r in records:
             if (r["mode"], r["timesteps"]) == (mode, timesteps):
-                name = f"{r['label']} [{PROVIDERS.get(r['provider'], r['provider'])}, {r['threads']}t]"
+                name = f"{r['label']} [{provider_label(r['provider'])}, {r['threads']}t]"
                 lines.setdefault(name, []).append((r["batch"], r["p50_us"]))
         for name, points in lines.items():
             batches, p50 = zip(*sorted(points))
@@ -96,17 +97,18 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise ConfigurationError("--plot needs matplotlib: pip install 'snudeploy[train]' (or matplotlib).") from None
+        raise ConfigurationError("--plot needs matplotlib: pip install '.[train]' (in a clone) or "
+                                 "'snudeploy[train]'.") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
 
 def _save(plt, fig, folder, name: str) -> Path:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
+    import io
+
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
     plt.close(fig)
-    return path
+    return write_bytes(Path(folder) / name, buffer.getvalue())

@@ -86,6 +86,8 @@ ACCURACY = COMMON + (
 
 ENVIRONMENT = (
     Field("cpu_model", str, "CPU model name from /proc/cpuinfo (platform.processor() elsewhere)"),
+    Field("vector_extensions", list, "SIMD extensions ONNX Runtime's kernels depend on (AVX2, AVX-512F, "
+                                     "AVX-512 VNNI, ...): int8 and float speed differ by them"),
     Field("logical_cores", int, "os.cpu_count()"),
     Field("usable_cores", int, "cores this process may run on (sched_getaffinity)"),
     Field("load_average", list, "1, 5 and 15 minute load averages when the run started", nullable=True),

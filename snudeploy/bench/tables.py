@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PROVIDERS = {"CPUExecutionProvider": "ort-cpu", "CUDAExecutionProvider": "ort-cuda"}
+from ..runtime.providers import SHORT_NAMES
+from ..table import render
+
+
+def provider_label(provider: str) -> str:
+    """``ort-cpu``/``ort-cuda`` for ONNX Runtime providers, the name itself otherwise (TensorFlow rows)."""
+    return f"ort-{SHORT_NAMES[provider]}" if provider in SHORT_NAMES else provider
 
 
 def short_labels(paths) -> list[str]:
@@ -22,13 +28,13 @@ def latency(records: list[dict]) -> str:
     rows = sorted(records, key=lambda r: (r["mode"] != "step", r["timesteps"], r["threads"], r["batch"]))
     header = ["model", "provider", "mode", "batch", "threads", "p50 µs", "p90 µs", "p99 µs", "mean µs",
               "stream-steps/s", "x TF", "max/min"]
-    body = [[r["label"], PROVIDERS.get(r["provider"], r["provider"]),
+    body = [[r["label"], provider_label(r["provider"]),
              "step" if r["mode"] == "step" else f"seq T={r['timesteps']}", str(r["batch"]), str(r["threads"]),
              _us(r["p50_us"]), _us(r["p90_us"]), _us(r["p99_us"]), _us(r["mean_us"]), f"{r['throughput']:,.0f}",
              "-" if r["ratio_to_tf"] is None else f"{r['ratio_to_tf']:.2f}",
              f"{r['max_us'] / r['min_us']:.1f}{' !' if r['noisy'] else ''}" if r["min_us"] > 0 else "-"]
             for r in rows]
-    return render(header, body)
+    return render(header, body, "lllrrrrrrrrr")
 
 
 def accuracy(records: list[dict]) -> str:
@@ -46,13 +52,6 @@ def accuracy(records: list[dict]) -> str:
                      "-" if r["synops_per_mac"] is None else f"{r['synops_per_mac']:.3f}"]
                     + [f"{curve[t - 1]:.4f}" if t <= len(curve) else "-" for t in steps])
     return render(header, body)
-
-
-def render(header: list[str], body: list[list[str]]) -> str:
-    """A Markdown pipe table with padded columns."""
-    widths = [max(len(cell) for cell in column) for column in zip(header, *body)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in body])
 
 
 def _anytime_steps(timesteps: int) -> list[int]:

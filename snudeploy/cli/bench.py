@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .options import data_option, dataset_option, json_option, write_json
+from .options import check_outputs, count, data_option, dataset_option, json_option, progress, write_json
 
 model_arguments = click.argument("models", nargs=-1, required=True, metavar="MODEL.onnx...",
                                  type=click.Path(dir_okay=False, path_type=Path))
@@ -25,10 +25,6 @@ def _report(document: dict, table: str, json_path) -> None:
     write_json(json_path, document)
 
 
-def _stderr_bar(length: int, label: str):
-    return click.progressbar(length=length, label=label, file=click.get_text_stream("stderr"))
-
-
 @click.group()
 def bench():
     """Measure exported models: latency (with TensorFlow and LSTM baselines) and accuracy."""
@@ -42,11 +38,11 @@ def bench():
               help="ONNX Runtime intra-op thread counts. TensorFlow rows use the first one.")
 @click.option("--provider", "providers", default="cpu", show_default=True, metavar="cpu[,cuda]",
               help="ONNX Runtime providers; one this machine cannot run is an error (no fallback).")
-@click.option("--warmup", type=click.IntRange(0), default=10, show_default=True, metavar="N",
+@click.option("--warmup", type=click.IntRange(0, 100_000), default=10, show_default=True, metavar="N",
               help="Untimed calls per row before timing.")
-@click.option("--iters", type=click.IntRange(1), default=200, show_default=True, metavar="N",
+@click.option("--iters", type=click.IntRange(1, 1_000_000), default=200, show_default=True, metavar="N",
               help="Timed calls per row (interleaved with the other rows in bursts of 5).")
-@click.option("--sequence", type=click.IntRange(1), metavar="T",
+@click.option("--sequence", type=count("timesteps"), metavar="T",
               help="Also time whole sequences of T steps (step graphs rolled; sequence graphs use T) "
                    "[sequence graphs: the model's T].")
 @click.option("--tf", "tf_checkpoint", type=click.Path(path_type=Path), metavar="CKPT",
@@ -66,9 +62,13 @@ def latency(models, batches, threads, providers, warmup, iters, sequence, tf_che
     from ..bench import latency as bench_latency
     from ..bench import tables
 
+    check_outputs((json_path, "file"), (plot_dir, "folder"))
+    if plot_dir is not None:
+        from ..extras import require
+        require("plots", "--plot")
     plan = bench_latency.plan(models, batches, threads, providers, warmup, iters, sequence,
                               tf_checkpoint, lstm_checkpoint)
-    with _stderr_bar(plan.total_rounds, "timing") as bar:
+    with progress("timing rounds", plan.total_rounds) as bar:
         document = bench_latency.run(plan, on_round=lambda: bar.update(1))
     _report(document, tables.latency(document["records"]), json_path)
     if plot_dir is not None:
@@ -78,9 +78,9 @@ def latency(models, batches, threads, providers, warmup, iters, sequence, tf_che
 
 @bench.command()
 @model_arguments
-@dataset_option(required=True, help="Dataset whose test split to run.")
+@dataset_option(help="Dataset whose test split to run [default: the one the first model names].")
 @data_option
-@click.option("--limit", type=click.IntRange(1), metavar="N", help="Use only the first N test samples.")
+@click.option("--limit", type=count("samples"), metavar="N", help="Use only the first N test samples.")
 @click.option("--tf", "tf_checkpoint", type=click.Path(path_type=Path), metavar="CKPT",
               help="SNU checkpoint to compare with: its accuracy and prediction agreement on the same data.")
 @json_option
@@ -95,11 +95,15 @@ def accuracy(models, dataset, data, limit, tf_checkpoint, json_path, plot_dir):
     from ..bench import accuracy as bench_accuracy
     from ..bench import tables
 
+    check_outputs((json_path, "file"), (plot_dir, "folder"))
+    if plot_dir is not None:
+        from ..extras import require
+        require("plots", "--plot")
     plan = bench_accuracy.plan(models, dataset, data, limit, tf_checkpoint)
-    with _stderr_bar(len(plan.targets) + bool(plan.tf), "models") as bar:
+    with progress("models", len(plan.targets) + bool(plan.tf)) as bar:
         result = bench_accuracy.run(plan, on_model=lambda: bar.update(1))
     document = result.document
-    _report(document, f"{dataset} test split, {document['settings']['samples']} samples\n"
+    _report(document, f"{plan.dataset} test split, {document['settings']['samples']} samples\n"
             + tables.accuracy(document["records"]), json_path)
     if plot_dir is not None:
         from ..bench import plots

@@ -6,14 +6,18 @@ from pathlib import Path
 
 import click
 
-from .options import json_option, write_json
+from .options import check_outputs, json_option, model_argument, write_json
 
 
 @click.command()
-@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="MODEL.onnx")
+@model_argument
 @json_option
 def inspect(model, json_path):
-    """Show format, layers, states, opset, operator histogram, size, quantization and validation of MODEL.onnx."""
+    """Show format, layers, states, opset, operator histogram, size, quantization and validation of MODEL.onnx.
+
+    The file is only read, never run, so operators snudeploy does not emit are listed, not refused.
+    """
+    check_outputs((json_path, "file"))
     info = describe(model)
     click.echo(_render(info))
     write_json(json_path, info)
@@ -22,39 +26,23 @@ def inspect(model, json_path):
 def describe(path: Path) -> dict:
     """Everything ``inspect`` shows, as a dict; :class:`ModelFileError` for a non-snudeploy file."""
     import onnx
-    from google.protobuf.message import DecodeError
 
     from ..converters.checks import op_histogram
-    from ..errors import ModelFileError
-    from ..metadata import METADATA_KEY, parse
+    from ..runtime import load_model
 
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except (DecodeError, OSError, ValueError) as e:
-        raise ModelFileError(f"{path} is not an ONNX file ({type(e).__name__}: {e}).") from None
-    props = {p.key: p.value for p in model.metadata_props}
-    meta = parse(props.get(METADATA_KEY), source=str(path)).raw
+    loaded = load_model(path, trust_operators=True)  # checks the file; inspect never runs it
+    model = onnx.load(str(path), load_external_data=False)
+    meta = loaded.info.to_dict()
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     return {
         "file": str(path),
         "size_bytes": path.stat().st_size,
-        "format": meta.get("format"),
-        "graph": meta.get("graph"),
-        "opset": opsets.get("ai.onnx", meta.get("opset")),
+        **{key: meta[key] for key in ("format", "graph", "input", "timesteps", "layers", "states", "outputs",
+                                      "encoding", "dataset", "readout", "quantization", "producer", "source",
+                                      "validation")},
+        "opset": opsets.get("ai.onnx", meta["opset"]),
         "opset_imports": opsets,
         "ir_version": model.ir_version,
-        "input": meta.get("input"),
-        "timesteps": meta.get("timesteps"),
-        "layers": meta.get("layers"),
-        "states": meta.get("states"),
-        "outputs": meta.get("outputs"),
-        "encoding": meta.get("encoding"),
-        "dataset": meta.get("dataset"),
-        "readout": meta.get("readout"),
-        "quantization": meta.get("quantization") or {"method": "none"},
-        "producer": meta.get("producer"),
-        "source": meta.get("source"),
-        "validation": meta.get("validation"),
         "functions": [f"{f.domain}::{f.name}" for f in model.functions],
         "ops": op_histogram(model),
     }
@@ -71,8 +59,10 @@ def _render(info: dict) -> str:
     add("input", f"{inp.get('name')} [{inp.get('features')} features, {inp.get('dtype')}]")
     for i, layer in enumerate(info.get("layers") or []):
         flags = [f for f in ("recurrent", "lateral_inhibition") if layer.get(f)]
-        add("layers" if i == 0 else "", f"l{i}: {layer.get('units')} units, decay {layer.get('decay')}, "
-            f"g {layer.get('g')}, h {layer.get('activation')}" + (f", {', '.join(flags)}" if flags else ""))
+        details = (f", decay {layer.get('decay')}, g {layer.get('g')}, h {layer.get('activation')}"
+                   if layer.get("cell", "snu") == "snu" else "")
+        add("layers" if i == 0 else "", f"l{i}: {layer.get('cell', 'snu')}, {layer.get('units')} units{details}"
+            + (f", {', '.join(flags)}" if flags else ""))
     for i, state in enumerate(info.get("states") or []):
         shape = "[" + ", ".join("B" if d is None else str(d) for d in state.get("shape", [])) + "]"
         add("states" if i == 0 else "", f"{state.get('input')} -> {state.get('output')} {shape}")
@@ -82,6 +72,10 @@ def _render(info: dict) -> str:
         add("encoding", ", ".join(f"{k} {v}" for k, v in enc.items()))
     add("quantization", ", ".join(f"{k} {v}" for k, v in info["quantization"].items()))
     v = info.get("validation")
+    if v and "exact_reference" in v:
+        exact = v["exact_reference"]
+        add("exact check", f"{'equal' if exact['spikes_equal'] and exact['states_equal'] else 'DIFFERENT'} to "
+            f"{exact['against']} on {exact['samples']} samples")
     if v and "against" in v:  # an int8 model: compared with its float parent, no gates
         per_layer = "/".join(f"{a:.3f}" for a in v["spike_agreement_per_layer"].values())
         add("validation", f"vs the {v['against']}: accuracy {v['float_accuracy']:.4f} -> {v['int8_accuracy']:.4f} "

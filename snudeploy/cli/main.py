@@ -1,40 +1,130 @@
-"""Root command group: error policy and command registration.
+"""Root command group: the error contract, quiet libraries, logging, and command registration.
 
-Errors: a :class:`~snudeploy.errors.SnudeployError` (bad input) prints one line on stderr
-and exits 2; click usage errors also exit 2; anything else is a bug and exits 1 (set
-``SNUDEPLOY_DEBUG=1`` for the traceback). Commands import TensorFlow only in their bodies,
-so ``snudeploy --help`` is instant.
+Errors (one table, :data:`EXIT_CODES`, for every command): a
+:class:`~snudeploy.errors.SnudeployError` (bad input, a failed validation, an unwritable
+output) and a usage error print one line on stderr and exit 2; Ctrl-C exits 130; anything
+else is a bug and exits 1 (``SNUDEPLOY_DEBUG=1`` shows the traceback and the libraries'
+own log lines). Commands import TensorFlow only in their bodies, so ``--help`` is instant.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
+import warnings
 
 import click
 
 from .. import __version__
 from ..errors import SnudeployError
 
+EXIT_CODES = (  # first match wins
+    (SnudeployError, 2),
+    (click.UsageError, 2),
+    (click.ClickException, 2),
+    (KeyboardInterrupt, 130),
+    (click.Abort, 130),
+    (Exception, 1),
+)
+
+
+def exit_code(error: BaseException) -> int:
+    return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
+
+
+def debugging() -> bool:
+    return bool(os.environ.get("SNUDEPLOY_DEBUG"))
+
+
+def _quiet_libraries() -> None:
+    """Silence TensorFlow's logs and Python warnings (before TensorFlow is imported)."""
+    if debugging():
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    warnings.filterwarnings("ignore")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Drop what native libraries write to file descriptor 2 (absl/CUDA lines such as
+    ``E0000 ... failed call to cuInit``, which TF_CPP_MIN_LOG_LEVEL does not reach), while
+    Python's ``sys.stderr`` (our messages, progress) keeps writing to the terminal."""
+    try:
+        real = sys.stderr.fileno() == 2 and not debugging()
+    except (AttributeError, OSError, ValueError):  # a captured stream (tests)
+        real = False
+    if not real:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding,
+                           errors=python_stderr.errors)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr.close()
+        sys.stderr = python_stderr
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, click.ClickException):
+        message = error.format_message()
+        context = getattr(error, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if isinstance(error, click.UsageError) and context else ""
+        text = message + hint
+    elif isinstance(error, (KeyboardInterrupt, click.Abort)):
+        text = "Interrupted; outputs of this run were not written, earlier files are intact."
+    elif isinstance(error, SnudeployError):
+        text = str(error)
+    else:
+        text = f"Unexpected error ({type(error).__name__}: {error})  [SNUDEPLOY_DEBUG=1 shows the traceback]"
+    return "Error: " + " ".join(text.split())
+
 
 class _Group(click.Group):
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except SnudeployError as e:
-            click.echo(f"Error: {e}", err=True)
-            ctx.exit(2)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            ctx.exit(130)
-        except Exception as e:
-            if os.environ.get("SNUDEPLOY_DEBUG"):
-                raise
-            click.echo(f"Unexpected error ({type(e).__name__}): {e}  [SNUDEPLOY_DEBUG=1 shows the traceback]",
-                       err=True)
-            ctx.exit(1)
+    """Runs the command and applies :data:`EXIT_CODES` itself, so every failure is one stderr line."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        _quiet_libraries()
+        with _native_stderr_silenced():
+            _log_to_stderr()
+            try:
+                result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+                code = result if isinstance(result, int) else 0
+            except click.exceptions.Exit as e:
+                code = e.exit_code
+            except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 - the one place errors become exit codes
+                if debugging() and exit_code(e) == 1:
+                    raise
+                click.echo(_one_line(e), err=True)
+                code = exit_code(e)
+        sys.exit(code)
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("snudeploy")
+    if not any(getattr(h, "_snudeploy_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._snudeploy_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debugging() else logging.INFO)
+    logger.propagate = False
+    for handler in logger.handlers:  # CliRunner swaps sys.stderr per invocation
+        if getattr(handler, "_snudeploy_cli", False):
+            handler.setStream(sys.stderr)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,10 +132,10 @@ class _Group(click.Group):
 def cli():
     """Spiking Neural Unit networks: train in TensorFlow, export to ONNX, stream on ONNX Runtime.
 
-    Typical flow: train -> export (and quantize) -> run / bench. `snudeploy quickstart`
-    does all of it on the offline digits data.
+    Typical flow: train -> export (and quantize) -> run / bench / serve. `snudeploy
+    quickstart` does all of it on the offline digits data. Errors are one line on stderr
+    with exit code 2; SNUDEPLOY_DEBUG=1 shows tracebacks and library logs.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import
 
 
 def _register():
@@ -63,5 +153,11 @@ def _register():
 
 _register()
 
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(cli())
+    main()

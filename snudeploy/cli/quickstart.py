@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .options import data_option, dataset_option
+from .options import check_outputs, data_option, dataset_option, progress
 
 
 @click.command()
@@ -22,10 +22,12 @@ def quickstart(dataset, data, out):
     validates each against TensorFlow, quantizes to int8, streams the test set through
     the runtime, and benchmarks accuracy and latency against TensorFlow and the LSTM.
     """
+    from ..extras import require
+
+    require("train", "The quickstart")
+    require("plots", "The quickstart's plots")
     from ..quickstart import format_summary, run
 
-    def progress(label, length):
-        return click.progressbar(length=length, label=label, file=click.get_text_stream("stderr"))
-
-    summary = run(dataset, out, data, log=lambda message: click.echo(message, err=True), progress=progress)
+    check_outputs((out, "folder"))
+    summary = run(dataset, out, data, progress=progress)
     click.echo(format_summary(summary))

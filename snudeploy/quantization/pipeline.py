@@ -1,12 +1,15 @@
 """``quantize``: a checkpoint in, int8 ONNX graphs and a report against the float parent out.
 
-Both methods end in the same place, ONNX QDQ graphs with int8 MatMul weights:
+Both methods end in the same place, int8 ONNX graphs with integer MatMuls (:mod:`.int8`):
 
-* ``ptq`` - ONNX Runtime static quantization of the float export: per-channel symmetric
-  int8 weights, calibrated on encoded training spikes;
-* ``qat`` - tfmot fine-tuning with fake-quantised kernels (:mod:`.qat`), whose weights
-  then lie on a per-tensor int8 grid; the same QDQ pass with per-tensor symmetric scales
-  reproduces that grid exactly, so the int8 graph computes what QAT trained.
+* ``ptq`` - the float export's weights quantized per output unit (symmetric int8);
+* ``qat`` - tfmot fine-tuning with fake-quantised kernels (:mod:`.qat`, tf-keras child
+  process), whose weights then lie on a per-layer int8 grid; quantizing the fine-tuned
+  export per layer reproduces that grid exactly, so the int8 graph computes what QAT trained.
+
+Spikes need no calibration: they are exactly 0 or 1 (uint8, scale 1, zero point 0).
+Before an int8 file is written it is run on ONNX Runtime and on ``onnx.reference`` and
+must agree bit for bit; then it is compared with its float parent on the test split.
 
 Output folder: ``float/`` (the parent's validated float exports), ``qat-checkpoint/`` and
 ``qat-float/`` (QAT only), ``step.int8.onnx``, ``customop.int8.onnx`` and ``quantization.json``.
@@ -14,107 +17,110 @@ Output folder: ``float/`` (the parent's validated float exports), ``qat-checkpoi
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 from pathlib import Path
 
-import numpy as np
 import onnx
 
-from ..errors import ConfigurationError
-from ..metadata import METADATA_KEY, dumps
+from .. import __version__, activation_table, arguments, datasets
+from ..errors import ConfigurationError, ValidationError
+from ..evaluation import check_fits
+from ..files import Transaction, check_writable
+from ..metadata import METADATA_KEY, Quantization
+from ..runtime import Engine, ReferenceEngine, SessionSettings, rollout
 from ..spec import ModelSpec
-from . import onnx_int8, report
+from . import int8, methods, report
 
-METHODS = ("qat", "ptq")
 REPORT_FILE = "quantization.json"
+EXACT_SAMPLES = 16  # samples run on onnx.reference (slow, exact) before an int8 file is written
+log = logging.getLogger("snudeploy.quantize")
 
 
-def quantize(checkpoint, method: str, out, calibration: int = 256, data=None, epochs: int = 1,
-             lr: float | None = None, limit: int | None = None, test_samples: int | None = None,
-             opset: int = 17, log=print, float_files=None) -> dict:
+def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float | None = None,
+             limit: int | None = None, test_samples: int | None = None, float_files=None) -> dict:
     """Quantize ``checkpoint`` with ``method``; write int8 graphs and a report into ``out``.
 
     ``float_files``: the checkpoint's already validated exports (``ExportedFile``s of the
     ``step`` and ``customop`` formats, as ``export_files`` returns them), to reuse instead of
     exporting the float parents again.
     """
-    from .. import datasets
     from ..converters import export_files
-    from ..converters.validation import run_onnx, session
-    from ..training import encode_split
 
-    if method not in METHODS:
-        raise ConfigurationError(f"Unknown quantization method {method!r}; choose one of {', '.join(METHODS)}.")
+    chosen = methods.get(method)
+    out = check_writable(out, "folder")
     spec = ModelSpec.load(checkpoint)
     if spec.model != "snu":
         raise ConfigurationError(f"Only SNU checkpoints quantize; {checkpoint} holds a {spec.model!r} model.")
-    if spec.quantization.get("method", "none") != "none":
-        raise ConfigurationError(f"{checkpoint} is already quantized ({spec.quantization['method']}); "
+    if spec.quantization_method != "none":
+        raise ConfigurationError(f"{checkpoint} is already quantized ({spec.quantization_method}); "
                                  "quantize its float parent instead.")
-    if isinstance(calibration, bool) or not isinstance(calibration, int) or calibration < 1:
-        raise ConfigurationError(f"`calibration` must be a positive number of samples, got {calibration!r}.")
-    x_train, _, x_test, y_test = datasets.load(spec.dataset, data)
-    if int(np.prod(x_train.shape[1:])) != spec.input_features:
-        raise ConfigurationError(f"Dataset {spec.dataset} has {int(np.prod(x_train.shape[1:]))} features per "
-                                 f"sample; the checkpoint expects {spec.input_features}.")
-    if test_samples:
-        x_test, y_test = x_test[:test_samples], y_test[:test_samples]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if not activation_table.get(spec.activation).binary:
+        raise ConfigurationError(f"{checkpoint} is a soft sSNU (sigmoid outputs): int8 graphs multiply spikes "
+                                 "(0 or 1) only; quantize a spiking SNU.")
+    epochs = arguments.integer(epochs, "epochs", 1, 1000)
+    test_samples = arguments.optional_integer(test_samples, "test_samples", 1, arguments.LIMITS["samples"])
+    _, _, x_test, y_test = datasets.load(spec.dataset, data)
+    x_test, y_test = x_test[:test_samples], y_test[:test_samples]
+    check_fits(spec.input_features, spec.classes, x_test, y_test, str(checkpoint), spec.dataset)
 
     source = Path(checkpoint)
-    if method == "qat":
-        log(f"QAT: fine-tuning {checkpoint} with 8-bit fake-quantised kernels ({epochs} epoch(s))...")
+    if chosen.fine_tunes:
+        log.info("QAT: fine-tuning %s with 8-bit fake-quantised kernels (%d epoch(s))...", checkpoint, epochs)
         from .qat import finetune
         source = finetune(checkpoint, out / "qat-checkpoint", epochs=epochs, lr=lr, limit=limit, data=data)
+
     def float_exports(ckpt, folder):
-        return {(f.format, f.graph): f for name in onnx_int8.QUANTIZABLE for f in export_files(ckpt, name, folder)}
+        return {(f.format, f.graph): f for name in int8.QUANTIZABLE for f in export_files(ckpt, name, folder)}
 
     parents = {(f.format, f.graph): f for f in float_files or ()}
-    if not all(key in parents for key in onnx_int8.QUANTIZABLE.items()):
-        log("Exporting and validating the float parent graphs...")
+    if not all(key in parents for key in int8.QUANTIZABLE.items()):
+        log.info("Exporting and validating the float parent graphs...")
         parents = float_exports(checkpoint, out / "float")
-    sources = parents if method == "ptq" else float_exports(source, out / "qat-float")
+    sources = parents if not chosen.fine_tunes else float_exports(source, out / "qat-float")
 
-    units = [layer["units"] for layer in parents["step", "step"].metadata["layers"]]
-    calibration_spikes = encode_split(x_train[:calibration], spec, "train")
-    test_spikes = encode_split(x_test, spec, "test")
-    results = {"method": method, "checkpoint": str(checkpoint), "dataset": spec.dataset,
-               "calibration_samples": int(len(calibration_spikes)), "graphs": {}}
-    for name, graph in onnx_int8.QUANTIZABLE.items():
-        log(f"Quantizing {name} (calibrating on {len(calibration_spikes)} training samples)...")
-        source_file, parent_file = sources[name, graph], parents[name, graph]
-        float_model = onnx_int8.inline_functions(onnx.load_model(str(source_file.path)))
-        feeds = onnx_int8.calibration_feeds(session(float_model), graph, units, calibration_spikes)
-        int8_model = onnx_int8.quantize_graph(float_model, feeds, per_channel=method == "ptq")
-        target = out / f"{name}.int8.onnx"
+    test_spikes = spec.encoding.encode(x_test, "test")
+    results = {"method": chosen.name, "checkpoint": str(checkpoint), "dataset": spec.dataset, "graphs": {}}
+    with Transaction(out) as files:
+        for name, graph in int8.QUANTIZABLE.items():
+            source_file, parent_file = sources[name, graph], parents[name, graph]
+            log.info("Quantizing %s and checking it against onnx.reference...", name)
+            int8_model = int8.quantize_graph(onnx.load_model(str(source_file.path)), chosen.per_channel)
+            info = source_file.info.replace(
+                input=dataclasses.replace(source_file.info.input, binary=True),
+                quantization=Quantization(chosen.name, {
+                    "bits": 8, "weights": chosen.weights, "activations": "spikes as uint8 (scale 1, zero point 0)",
+                    "ops": int8.FLOAT_OPS_NOTE,
+                    "int8_weight_fraction": round(int8.int8_weight_fraction(int8_model), 4)}),
+                producer={**source_file.info.producer, "snudeploy": __version__})
+            onnx.helper.set_model_props(int8_model, {METADATA_KEY: info.to_json()})
+            int8_bytes = int8_model.SerializeToString()
+            int8_engine = Engine(int8_bytes, SessionSettings("cpu"))
+            exact = report.exact(rollout(int8_engine, test_spikes[:EXACT_SAMPLES]),
+                                 rollout(ReferenceEngine(int8_bytes), test_spikes[:EXACT_SAMPLES]))
+            if not (exact["spikes_equal"] and exact["states_equal"]):
+                raise ValidationError(f"The int8 {name} graph runs differently on ONNX Runtime than its exact "
+                                      f"reference ({exact}); nothing written.", report={name: exact})
 
-        log(f"Comparing {target.name} with its float parent on {len(test_spikes)} test samples...")
-        float_sess = session(str(parent_file.path))
-        int8_sess = session(int8_model.SerializeToString(), disabled_optimizers=onnx_int8.ORT_DISABLED_OPTIMIZERS)
-        int8_result = run_onnx(int8_sess, graph, units, test_spikes)
-        figures = report.compare(run_onnx(float_sess, graph, units, test_spikes), int8_result, y_test)
-        if method == "qat":  # the int8 graph should compute exactly what QAT trained
-            grid = report.compare(run_onnx(session(str(source_file.path)), graph, units, test_spikes),
-                                  int8_result, y_test)
-            figures["vs_qat_float"] = {k: grid[k] for k in ("prediction_agreement", "spike_agreement_per_layer",
-                                                            "float_accuracy")}
-        quantization = {"method": method, "bits": 8, "weights": "int8 symmetric " +
-                        ("per-channel" if method == "ptq" else "per-tensor (the QAT grid)"),
-                        "activations": "uint8 (spikes)", "ops": onnx_int8.FLOAT_OPS_NOTE,
-                        "calibration_samples": int(len(calibration_spikes)),
-                        "ort_disabled_optimizers": list(onnx_int8.ORT_DISABLED_OPTIMIZERS),
-                        "int8_weight_fraction": round(onnx_int8.int8_weight_fraction(int8_model), 4)}
-        meta = {**source_file.metadata, "quantization": quantization,
-                "validation": {"against": f"float {name} export of {Path(checkpoint).name}", **figures}}
-        onnx.helper.set_model_props(int8_model, {METADATA_KEY: dumps(meta)})
-        onnx.save_model(int8_model, str(target))
-        latency = report.latency_us({"float": float_sess, "int8": int8_sess}, graph, units,
-                                    spec.input_features, spec.encoding.timesteps)
-        results["graphs"][name] = {
-            "file": target.name, "float_file": str(parent_file.path), **figures,
-            "float_size_bytes": parent_file.size_bytes, "int8_size_bytes": target.stat().st_size,
-            "size_ratio": round(parent_file.size_bytes / target.stat().st_size, 2),
-            "latency_us": latency, "latency_unit": "one step" if graph == "step" else "one whole sequence"}
-    (out / REPORT_FILE).write_text(json.dumps(results, indent=2) + "\n")
+            log.info("Comparing %s.int8.onnx with its float parent on %d test samples...", name, len(test_spikes))
+            int8_result = rollout(int8_engine, test_spikes)
+            figures = report.compare(rollout(Engine(str(parent_file.path)), test_spikes), int8_result, y_test)
+            if chosen.fine_tunes:  # the int8 graph should compute exactly what QAT trained
+                grid = report.compare(rollout(Engine(str(source_file.path)), test_spikes), int8_result, y_test)
+                figures["vs_qat_float"] = {k: grid[k] for k in ("prediction_agreement", "spike_agreement_per_layer",
+                                                                "float_accuracy")}
+            info = info.replace(validation={"against": f"float {name} export of {Path(checkpoint).name}",
+                                            "exact_reference": exact, **figures})
+            onnx.helper.set_model_props(int8_model, {METADATA_KEY: info.to_json()})
+            int8_bytes = int8_model.SerializeToString()
+            target = files.write_bytes(f"{name}.int8.onnx", int8_bytes)
+            latency = report.latency_us({"float": str(parent_file.path), "int8": int8_bytes}, spec.encoding.timesteps)
+            results["graphs"][name] = {
+                "file": target.name, "float_file": str(parent_file.path), **figures, "exact_reference": exact,
+                "float_size_bytes": parent_file.size_bytes, "int8_size_bytes": len(int8_bytes),
+                "size_ratio": round(parent_file.size_bytes / len(int8_bytes), 2),
+                "latency_us": latency, "latency_unit": "one step" if graph == "step" else "one whole sequence"}
+        files.write_text(REPORT_FILE, json.dumps(results, indent=2) + "\n")
     return results
+

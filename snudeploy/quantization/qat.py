@@ -14,34 +14,23 @@ The result is saved as an ordinary checkpoint whose kernels lie on the int8 grid
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-from ..errors import ConfigurationError, SnudeployError
+from .. import tfkeras_child
+from ..errors import ConfigurationError
 
 BITS = 8
 
 
 def finetune(checkpoint, out, epochs: int = 1, lr: float | None = None, limit: int | None = None,
-             data=None, quiet: bool = False) -> Path:
+             data=None) -> Path:
     """Fine-tune ``checkpoint`` with fake-quantised kernels; write the QAT checkpoint to ``out``."""
-    args = [sys.executable, "-m", "snudeploy.quantization.qat", str(checkpoint), str(out), "--epochs", str(epochs)]
+    args = [str(checkpoint), str(out), "--epochs", str(epochs)]
     for flag, value in (("--lr", lr), ("--limit", limit), ("--data", data)):
         if value is not None:
             args += [flag, str(value)]
-    if quiet:
-        args.append("--quiet")
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(args, env=env, stderr=subprocess.PIPE, text=True)
-    if result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        message = next((line[len("Error: "):] for line in reversed(lines) if line.startswith("Error: ")), None)
-        if result.returncode == 2 and message:
-            raise ConfigurationError(message)
-        raise SnudeployError(f"QAT fine-tuning failed (exit {result.returncode}): {lines[-1] if lines else ''}")
+    tfkeras_child.run("snudeploy.quantization.qat", args, "QAT fine-tuning")
     return Path(out)
 
 
@@ -95,7 +84,7 @@ def _on_grid(kernel):
     return (q * scale).astype(np.float32), scale
 
 
-def _main(argv=None) -> int:
+def _main(argv: list[str]) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m snudeploy.quantization.qat")
@@ -105,14 +94,7 @@ def _main(argv=None) -> int:
     parser.add_argument("--lr", type=float)
     parser.add_argument("--limit", type=int)
     parser.add_argument("--data")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        _run(args)
-    except SnudeployError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    _run(parser.parse_args(argv))
 
 
 def _run(args) -> None:
@@ -125,7 +107,7 @@ def _run(args) -> None:
     from ..checkpoint import build_model, legacy_keras, load_checkpoint, save_checkpoint
     from ..layers import SNUCell
     from ..spec import ModelSpec
-    from ..training import batches, compile_model, evaluate, encode_split, versions
+    from ..training import batches, compile_model, evaluate, versions
 
     if not legacy_keras():
         raise ConfigurationError("QAT needs tf-keras: set TF_USE_LEGACY_KERAS=1 before TensorFlow is imported.")
@@ -135,7 +117,7 @@ def _run(args) -> None:
     x_train, y_train, x_test, y_test = datasets.load(spec.dataset, args.data)
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
-    train_spikes, test_spikes = encode_split(x_train, spec, "train"), encode_split(x_test, spec, "test")
+    train_spikes, test_spikes = spec.encoding.encode(x_train, "train"), spec.encoding.encode(x_test, "test")
 
     config_class = _quantize_config_class()
     with quant.quantize_scope({"SNUQuantizeConfig": config_class, "SNUCell": SNUCell}):
@@ -147,7 +129,7 @@ def _run(args) -> None:
     compile_model(qat_model, recipe)
     tf.keras.utils.set_random_seed(recipe.seed)
     qat_model.fit(batches(train_spikes, y_train, spec.classes, recipe.batch_size, True, recipe.seed),
-                  epochs=recipe.epochs, verbose=0 if args.quiet else 2)
+                  epochs=recipe.epochs, verbose=2)
 
     # Copy the trained weights, on the int8 grid, into a plain model: exporters need no tfmot.
     plain = build_model(spec)
@@ -170,10 +152,8 @@ def _run(args) -> None:
         "parent_test_accuracy": spec.metrics.get("test_accuracy")})
     metrics = evaluate(compile_model(plain, recipe), quantized_spec, test_spikes, y_test)
     metrics["versions"] = versions()
-    quantized_spec.metrics = metrics
-    save_checkpoint(plain, quantized_spec, args.out)
-    (Path(args.out) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    save_checkpoint(plain, quantized_spec.replace(metrics=metrics), args.out, metrics)
 
 
 if __name__ == "__main__":
-    sys.exit(_main())
+    sys.exit(tfkeras_child.main(_main))

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from ..metadata import INPUT_NAME, state_names
+from ..runtime import Rollout, StreamingSession
 
 
-def compare(float_result, int8_result, labels: np.ndarray) -> dict:
-    """Accuracy of both, drop, prediction and per-layer spike agreement (``OnnxResult`` pairs)."""
-    float_pred, int8_pred = float_result.rates.argmax(1), int8_result.rates.argmax(1)
-    per_layer = {}
-    for i, ((y_f, _), (y_q, _)) in enumerate(zip(float_result.states, int8_result.states)):
-        equal, total = int(np.sum(y_f == y_q)), y_f.size
-        if i in float_result.sequences:
-            equal += int(np.sum(float_result.sequences[i] == int8_result.sequences[i]))
-            total += float_result.sequences[i].size
-        per_layer[f"l{i}"] = round(equal / total, 6)
+def compare(float_result: Rollout, int8_result: Rollout, labels: np.ndarray) -> dict:
+    """Accuracy of both, drop, prediction and per-layer spike agreement."""
+    float_pred, int8_pred = float_result.predictions, int8_result.predictions
+    per_layer = {f"l{i}": round(float(np.mean(float_result.spikes[i] == int8_result.spikes[i])), 6)
+                 for i in sorted(float_result.spikes)}
     float_accuracy, int8_accuracy = float(np.mean(float_pred == labels)), float(np.mean(int8_pred == labels))
+    s_states = [k for k in float_result.states if k.endswith("_s")]
     return {
         "test_samples": int(len(labels)),
         "float_accuracy": round(float_accuracy, 6),
@@ -27,35 +21,41 @@ def compare(float_result, int8_result, labels: np.ndarray) -> dict:
         "accuracy_drop_points": round(100 * (float_accuracy - int8_accuracy), 3),
         "prediction_agreement": round(float(np.mean(float_pred == int8_pred)), 6),
         "spike_agreement_per_layer": per_layer,
-        "max_state_delta": float(max(np.max(np.abs(a[1] - b[1]), initial=0.0)
-                                     for a, b in zip(float_result.states, int8_result.states))),
+        "max_state_delta": float(max((np.max(np.abs(float_result.states[k] - int8_result.states[k]), initial=0.0)
+                                      for k in s_states), default=0.0)),
     }
 
 
-def latency_us(sessions: dict, graph: str, units: list[int], features: int, timesteps: int,
-               batches=(1, 256), seconds: float = 0.5) -> dict:
-    """Median call latency (µs) of each session at each batch size, 1 thread, interleaved.
+def exact(result: Rollout, reference: Rollout) -> dict:
+    """Whether ONNX Runtime's result equals the reference evaluator's bit for bit."""
+    spikes_equal = all(np.array_equal(result.spikes[i], reference.spikes[i]) for i in reference.spikes)
+    states_equal = all(np.array_equal(result.states[k], reference.states[k]) for k in reference.states)
+    return {"against": "onnx.reference (exact integer MatMuls)", "samples": int(len(result.rates)),
+            "spikes_equal": bool(spikes_equal), "states_equal": bool(states_equal)}
 
-    Step graphs time one step; sequence graphs one whole sequence of ``timesteps``.
-    Sessions are timed round-robin in short bursts so that machine noise hits all alike.
+
+def latency_us(models: dict, timesteps: int, batches=(1, 256), iters: int = 200) -> dict:
+    """Median call latency (µs) of each model at each batch size, 1 thread, CPU, interleaved.
+
+    ``models``: name -> ONNX path or bytes. Step graphs time one ``StreamingSession.step``;
+    sequence graphs one whole sequence of ``timesteps`` (``StreamingSession.run``).
     """
-    rng = np.random.default_rng(0)
-    results = {name: {} for name in sessions}
+    from ..bench.candidates import StreamStep, spike_inputs
+    from ..bench.interleave import interleave
+
+    results = {name: {} for name in models}
+    sessions = {name: StreamingSession(model, providers="cpu", threads=1) for name, model in models.items()}
     for batch in batches:
-        shape = (batch, features) if graph == "step" else (batch, timesteps, features)
-        feed = {INPUT_NAME: (rng.random(shape) < 0.1).astype(np.float32)}
-        for i, u in enumerate(units):
-            for _, name_in, _ in state_names(i):
-                feed[name_in] = np.zeros((batch, u), np.float32)
-        samples = {name: [] for name in sessions}
-        for sess in sessions.values():
-            sess.run(None, feed)  # warm-up
-        deadline = time.perf_counter() + seconds * len(sessions)
-        while time.perf_counter() < deadline or min(len(s) for s in samples.values()) < 5:
-            for name, sess in sessions.items():
-                start = time.perf_counter()
-                sess.run(None, feed)
-                samples[name].append(time.perf_counter() - start)
-        for name in sessions:
-            results[name][f"b{batch}"] = round(float(np.median(samples[name])) * 1e6, 1)
+        calls = {}
+        for name, session in sessions.items():
+            info = session.info
+            enc = info.encoding
+            if info.sequence:
+                x = spike_inputs(batch, timesteps, info.features, enc.max_spikes)
+                calls[name] = lambda s=session, x=x: s.run(x)
+            else:
+                calls[name] = StreamStep(session, spike_inputs(batch, enc.timesteps, info.features, enc.max_spikes))
+        timed = interleave(calls, iters if batch == 1 else max(20, iters // 10), burst=5, warmup=5)
+        for name, seconds in timed.items():
+            results[name][f"b{batch}"] = round(float(np.median(seconds)) * 1e6, 1)
     return results

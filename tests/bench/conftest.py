@@ -1,43 +1,27 @@
 """Fixtures of the bench tests: tiny TensorFlow-free models and data, digits exports for the train tests."""
 
 import numpy as np
-import onnx
 import pytest
 from click.testing import CliRunner
+from snu_models import model_bytes, snu_layers
 
-from snudeploy import metadata
 from snudeploy.cli.main import cli
-from snudeploy.converters import customop
-from snudeploy.converters.network import SNULayerParams
+from snudeploy.encoding import Encoding
 
 SIZES = [16, 12, 8, 4]  # 4x4 "images", three layers, four classes
-ENCODING = {"kind": "rate", "timesteps": 6, "max_spikes": 3.0, "seed": 0}
-
-
-def _layers(seed=0):
-    rng = np.random.default_rng(seed)
-    return [SNULayerParams(kernel=rng.normal(0.1, 1.5 / np.sqrt(f), (f, u)).astype(np.float32),
-                           threshold=rng.uniform(0.8, 1.2, u).astype(np.float32), decay=0.9, g="leaky_relu")
-            for f, u in zip(SIZES[:-1], SIZES[1:])]
-
-
-def _write(path, layers, graph, format, timesteps=None):
-    model = customop.build(layers, graph, 17, timesteps)
-    meta = metadata.build(format, graph, [p.config() for p in layers], SIZES[0], 17, timesteps=timesteps,
-                          encoding=ENCODING, dataset="digits")
-    onnx.helper.set_model_props(model, {metadata.METADATA_KEY: metadata.dumps(meta)})
-    onnx.save_model(model, str(path))
-    return path
+ENCODING = Encoding(timesteps=6, max_spikes=3.0, seed=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """{"step", "sequence", "unrolled"} -> a small snudeploy ONNX file (random weights, spiking)."""
     folder = tmp_path_factory.mktemp("tiny")
-    layers = _layers()
-    return {"step": _write(folder / "step.onnx", layers, "step", "customop"),
-            "sequence": _write(folder / "sequence.onnx", layers, "sequence", "customop"),
-            "unrolled": _write(folder / "unrolled.onnx", layers, "sequence", "unrolled", ENCODING["timesteps"])}
+    layers = snu_layers(SIZES)
+    files = {"step": ("step", None), "sequence": ("sequence", None), "unrolled": ("sequence", ENCODING.timesteps)}
+    for name, (graph, timesteps) in files.items():
+        (folder / f"{name}.onnx").write_bytes(model_bytes(layers, graph, timesteps=timesteps, encoding=ENCODING,
+                                                          dataset="digits"))
+    return {name: folder / f"{name}.onnx" for name in files}
 
 
 @pytest.fixture(scope="session")
@@ -59,27 +43,20 @@ def invoke():
 
 
 @pytest.fixture(scope="session")
-def digits_exports(digits_checkpoint, tmp_path_factory):
-    """The digits checkpoint exported as step and customop (step + sequence graphs)."""
+def digits_exports(random_digits_checkpoint, tmp_path_factory):
+    """The random digits checkpoint exported as step and customop (step + sequence graphs)."""
     from snudeploy.converters import export_files
 
     folder = tmp_path_factory.mktemp("digits-onnx")
-    files = export_files(digits_checkpoint, "step", folder, samples=64)
-    files += export_files(digits_checkpoint, "customop", folder, samples=64)
+    files = export_files(random_digits_checkpoint, "step", folder, samples=64)
+    files += export_files(random_digits_checkpoint, "customop", folder, samples=64)
     return {f"{f.format}/{f.graph}": f.path for f in files}
 
 
 @pytest.fixture(scope="session")
 def digits_lstm(tmp_path_factory):
-    """A tiny LSTM baseline on digits (hidden 16, 300 samples, 1 epoch): only its speed matters."""
+    """A small LSTM baseline on digits with random weights: only its speed matters."""
     pytest.importorskip("tensorflow")
-    from snudeploy import datasets, save_checkpoint
-    from snudeploy.spec import ModelSpec
-    from snudeploy.training import dataset_defaults, train
+    from checkpoints import random_checkpoint
 
-    encoding, recipe = dataset_defaults("digits")
-    recipe.epochs, recipe.limit = 1, 300
-    spec = ModelSpec(input_features=64, classes=10, hidden=[16], model="lstm", dataset="digits",
-                     encoding=encoding, recipe=recipe)
-    model, _ = train(spec, datasets.load("digits"), verbose=0)
-    return save_checkpoint(model, spec, tmp_path_factory.mktemp("lstm") / "checkpoint")
+    return random_checkpoint(tmp_path_factory.mktemp("lstm") / "checkpoint", (64, 16, 10), model="lstm")

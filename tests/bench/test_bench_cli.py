@@ -66,7 +66,10 @@ def test_plots_are_written(invoke, tiny_models, tiny_data, tmp_path):
 
 def test_without_tf_or_plot_neither_tensorflow_nor_matplotlib_is_imported(tiny_models):
     code = ("import sys\nfrom snudeploy.cli.main import cli\n"
-            f"cli(['bench', 'latency', {str(tiny_models['step'])!r}, '--iters', '2'], standalone_mode=False)\n"
+            "try:\n"
+            f"    cli(['bench', 'latency', {str(tiny_models['step'])!r}, '--iters', '2'])\n"
+            "except SystemExit as e:\n"
+            "    assert e.code == 0, e.code\n"
             "assert 'tensorflow' not in sys.modules and 'matplotlib' not in sys.modules, 'heavy import'\n")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
 
@@ -98,7 +101,8 @@ def _foreign_onnx(path):
     ("foreign", "not a snudeploy model"),
     ("garbage", "not a readable ONNX model"),
     ("empty-batch", "at least one positive integer"),
-    ("batch-0", "positive integers"),
+    ("batch-0", "`--batch`, expected a positive integer"),
+    ("batch-huge", "`--batch`, expected a positive integer up to 65,536, got 1000000000"),
     ("bad-threads", "comma-separated positive integers"),
     ("unknown-provider", "Unknown provider"),
     ("unrolled-length", "only runs sequences of T=6"),
@@ -113,6 +117,7 @@ def test_bad_latency_input_is_one_line_and_exit_2(invoke, tiny_models, tmp_path,
     (snu_checkpoint / "spec.json").write_text(json.dumps({"input_features": 16, "classes": 4}))
     args = {"missing": [tmp_path / "none.onnx"], "foreign": [_foreign_onnx(tmp_path / "foreign.onnx")],
             "garbage": [garbage], "empty-batch": [step, "--batch", ","], "batch-0": [step, "--batch", "1,0"],
+            "batch-huge": [step, "--batch", "1000000000"],
             "bad-threads": [step, "--threads", "one"], "unknown-provider": [step, "--provider", "tpu"],
             "unrolled-length": [tiny_models["unrolled"], "--sequence", "7"],
             "lstm-not-lstm": [step, "--lstm", snu_checkpoint]}[case]

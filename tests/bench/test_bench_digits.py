@@ -12,18 +12,17 @@ from snudeploy.bench import schema
 pytestmark = pytest.mark.train
 
 
-def test_accuracy_equals_run_and_keras_on_the_same_encoded_data(invoke, digits_checkpoint, digits_exports,
+def test_accuracy_equals_run_and_keras_on_the_same_encoded_data(invoke, random_digits_checkpoint, digits_exports,
                                                                  tmp_path):
     import tensorflow as tf
 
     from snudeploy import datasets, load_checkpoint
     from snudeploy.spec import ModelSpec
-    from snudeploy.training import encode_split
 
+    digits_checkpoint = random_digits_checkpoint
     step, sequence = digits_exports["step/step"], digits_exports["customop/sequence"]
     out = tmp_path / "accuracy.json"
-    result = invoke("bench", "accuracy", step, sequence, "--dataset", "digits", "--tf", digits_checkpoint,
-                    "--json", out)
+    result = invoke("bench", "accuracy", step, sequence, "--tf", digits_checkpoint, "--json", out)
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text())
     assert schema.validate(document) == []
@@ -34,7 +33,7 @@ def test_accuracy_equals_run_and_keras_on_the_same_encoded_data(invoke, digits_c
     run_accuracy = json.loads((tmp_path / "run.json").read_text())["accuracy"]
 
     _, _, x_test, y_test = datasets.load("digits")
-    spikes = encode_split(x_test, ModelSpec.load(digits_checkpoint), "test")
+    spikes = ModelSpec.load(digits_checkpoint).encoding.encode(x_test, "test")
     rates = load_checkpoint(digits_checkpoint)(tf.cast(spikes, tf.float32), training=False).numpy()
     keras_accuracy = float(np.mean(rates.argmax(axis=1) == y_test))
 
@@ -48,8 +47,9 @@ def test_accuracy_equals_run_and_keras_on_the_same_encoded_data(invoke, digits_c
     assert step_row["anytime_accuracy"][-1] == step_row["accuracy"]
 
 
-def test_latency_times_tensorflow_and_the_lstm_in_the_same_run(digits_checkpoint, digits_lstm, digits_exports,
+def test_latency_times_tensorflow_and_the_lstm_in_the_same_run(random_digits_checkpoint, digits_lstm, digits_exports,
                                                                 tmp_path):
+    digits_checkpoint = random_digits_checkpoint
     out = tmp_path / "latency.json"
     args = ["bench", "latency", digits_exports["step/step"], digits_exports["customop/sequence"], "--batch", "1,4",
             "--iters", "3", "--warmup", "1", "--tf", digits_checkpoint, "--lstm", digits_lstm, "--json", out]
@@ -67,7 +67,7 @@ def test_latency_times_tensorflow_and_the_lstm_in_the_same_run(digits_checkpoint
             keras = rows[(f"{name} (keras)", "tensorflow", "snu", mode, batch)]
             assert keras["ratio_to_tf"] == 1.0 and keras["provider"] == "tensorflow-cpu"
             assert rows[(f"{lstm} (keras)", "tensorflow", "lstm", mode, batch)]["ratio_to_tf"] > 0
-            assert rows[(f"{lstm} (tf2onnx step)", "onnxruntime", "lstm", mode, batch)]["ratio_to_tf"] > 0
+            assert rows[(f"{lstm} (onnx LSTM)", "onnxruntime", "lstm", mode, batch)]["ratio_to_tf"] > 0
         assert rows[("step.onnx", "onnxruntime", "snu", "step", batch)]["ratio_to_tf"] > 0
         assert rows[("customop.onnx", "onnxruntime", "snu", "sequence", batch)]["timesteps"] == 20
-    assert "x TF" in done.stdout and "(tf2onnx step)" in done.stdout
+    assert "x TF" in done.stdout and "(onnx LSTM)" in done.stdout

@@ -1,21 +1,13 @@
-"""Session-wide fixtures of the converter tests: small trained digits checkpoints of every
-SNU variant, exported once in every format (helpers live in converter_helpers.py).
+"""Session-wide fixtures of the converter tests: small digits checkpoints of every SNU variant
+with random spiking weights (no training), exported once in every format.
 
-Checkpoints: 64 -> 32 -> 16 -> 10, trained one epoch on 600 digits (a few seconds each),
-which is enough for every layer to spike (~5-15 % of units per step).
+Checkpoints: 64 -> 32 -> 16 -> 10; every layer spikes on rate-encoded digits.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # converter_helpers.py
-
-from converter_helpers import train_checkpoint  # noqa: E402
 
 VARIANTS = {
     "spiking_leaky_relu": {},
@@ -24,7 +16,7 @@ VARIANTS = {
     "lateral_inhibition": {"lateral_inhibition": True},
     "identity_g": {"g": "identity"},
 }
-SAMPLES = 256
+SAMPLES = 64
 
 
 @pytest.fixture(scope="session")
@@ -35,11 +27,14 @@ def digits():
 
 
 @pytest.fixture(scope="session")
-def checkpoints(tmp_path_factory, digits):
+def checkpoints(tmp_path_factory):
     """``{variant: checkpoint folder}``."""
+    pytest.importorskip("tensorflow")
+    from checkpoints import random_checkpoint
+
     root = tmp_path_factory.mktemp("checkpoints")
-    return {name: train_checkpoint(root / name, digits, "digits", 64, [32, 16], variant)
-            for name, variant in VARIANTS.items()}
+    return {name: random_checkpoint(root / name, seed=i, **variant)
+            for i, (name, variant) in enumerate(VARIANTS.items())}
 
 
 @pytest.fixture(scope="session")

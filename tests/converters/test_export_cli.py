@@ -23,21 +23,24 @@ def test_export_step_prints_a_table_and_writes_json(runner, checkpoints, tmp_pat
                                  str(tmp_path), "--samples", "32", "--json", str(tmp_path / "r.json")])
     assert result.exit_code == 0, result.output
     header, _, row = result.stdout.strip().splitlines()
-    assert header.split()[:3] == ["file", "format", "graph"]
-    assert row.split()[:3] == ["step.onnx", "step", "step"] and row.split()[-1] == "pass"
+    cells = lambda line: [c.strip() for c in line.strip("|").split("|")]  # noqa: E731
+    assert cells(header)[:3] == ["file", "format", "graph"]
+    assert cells(row)[:3] == ["step.onnx", "step", "step"] and cells(row)[-1] == "pass"
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["passed"] and report["files"][0]["prediction_agreement"] == 1.0
     assert (tmp_path / "step.onnx").is_file() and (tmp_path / "validation.json").is_file()
 
 
 @pytest.mark.train
-def test_export_exits_1_when_validation_fails_and_0_with_force(runner, checkpoints, tmp_path, monkeypatch):
+def test_export_exits_2_when_validation_fails_and_0_with_force(runner, checkpoints, tmp_path, monkeypatch):
     strict = dataclasses.replace(formats.get("loop"), gates=formats.Gates(prediction_agreement=2.0))
-    monkeypatch.setitem(formats._REGISTRY, "loop", strict)
+    monkeypatch.setitem(formats.FORMATS, "loop", strict)
     args = ["export", str(checkpoints["identity_g"]), "--format", "loop", "--samples", "16"]
     result = runner.invoke(cli, args + ["--out", str(tmp_path / "a")])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert "FAIL" in result.stdout and "nothing written" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0]
     assert not (tmp_path / "a").exists()
     result = runner.invoke(cli, args + ["--out", str(tmp_path / "b"), "--force"])
     assert result.exit_code == 0, result.output
@@ -80,11 +83,12 @@ def test_inspect_rejects_non_onnx_and_foreign_onnx_with_exit_2(runner, tmp_path)
                               [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1])])
     onnx.save(helper.make_model(graph), str(tmp_path / "foreign.onnx"))
-    for name, message in (("text.onnx", "is not an ONNX file"), ("foreign.onnx", "no 'snudeploy' metadata"),
-                          ("missing.onnx", "does not exist")):
+    (tmp_path / "validation.json").write_text("{}")
+    for name, message in (("text.onnx", "is not a readable ONNX model"), ("foreign.onnx", "no 'snudeploy' metadata"),
+                          ("missing.onnx", "does not exist"), ("validation.json", "is not an ONNX model")):
         result = runner.invoke(cli, ["inspect", str(tmp_path / name)])
         assert result.exit_code == 2, result.output
-        assert message in result.stderr
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_help_lists_export_and_inspect(runner):

@@ -2,7 +2,6 @@
 passes the gates on 200 encoded test images (Debian's dataset-fashion-mnist IDX files)."""
 
 import pytest
-from converter_helpers import train_checkpoint
 
 from snudeploy.datasets import DEBIAN_FASHION_MNIST
 
@@ -13,13 +12,17 @@ pytestmark = [pytest.mark.train, pytest.mark.slow]
 def test_all_formats_pass_on_fashion_mnist(tmp_path):
     from snudeploy import datasets
     from snudeploy.converters import export_files
-    from snudeploy.spec import Encoding, Recipe
+    from snudeploy.encoding import Encoding
+    from snudeploy.spec import ModelSpec, Recipe
+    from snudeploy.training import train_checkpoint
 
     x_train, y_train, x_test, y_test = datasets.load("fashion-mnist")
     data = (x_train[:1500], y_train[:1500], x_test[:200], y_test[:200])
-    ckpt = train_checkpoint(tmp_path / "ckpt", data, "fashion-mnist", 784, [64, 32],
-                            encoding=Encoding(timesteps=20, max_spikes=6.0, seed=0),
-                            recipe=Recipe(epochs=1, batch_size=15, optimizer="adam", lr=3e-3))
+    spec = ModelSpec(input_features=784, classes=10, hidden=(64, 32), dataset="fashion-mnist",
+                     encoding=Encoding(timesteps=20, max_spikes=6.0, seed=0),
+                     recipe=Recipe(epochs=1, batch_size=15, optimizer="adam", lr=3e-3))
+    ckpt = tmp_path / "ckpt"
+    train_checkpoint(spec, data, ckpt, verbose=0)
     files = export_files(ckpt, "all", tmp_path / "onnx", samples=200, force=True)
     assert len(files) == 5
     for f in files:

@@ -6,15 +6,18 @@ is added exactly as exporters add it, so the runtime sees what it sees in produc
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 
 from snudeploy import metadata
 from snudeploy.converters import customop
+from snudeploy.encoding import Encoding
 from snudeploy.converters.network import SNULayerParams
 
 OPSET = 17
-ENCODING = {"timesteps": 6, "max_spikes": 4.0, "seed": 0}
+ENCODING = Encoding(timesteps=6, max_spikes=4.0, seed=0)
 
 
 def snu_layers(sizes, seed=0, *, decay=0.9, g="leaky_relu", activation="step", recurrent=False,
@@ -35,11 +38,17 @@ def model_bytes(layers, graph="step", *, timesteps=None, format="customop", enco
                 dataset=None, quantization=None, schema_version=None) -> bytes:
     """Serialized customop model of ``layers`` carrying snudeploy metadata."""
     model = customop.build(layers, graph, OPSET, timesteps)
-    meta = metadata.build(format, graph, [p.config() for p in layers], layers[0].features, OPSET,
+    if isinstance(encoding, dict):
+        encoding = Encoding.from_dict(encoding)
+    if isinstance(quantization, dict):
+        quantization = metadata.Quantization(quantization.get("method", "none"),
+                                             {k: v for k, v in quantization.items() if k != "method"})
+    info = metadata.build(format, graph, [p.layer() for p in layers], layers[0].features, OPSET,
                           timesteps=timesteps, encoding=encoding, dataset=dataset, quantization=quantization)
+    raw = info.to_dict()
     if schema_version is not None:
-        meta["schema_version"] = schema_version
-    onnx.helper.set_model_props(model, {metadata.METADATA_KEY: metadata.dumps(meta)})
+        raw["schema_version"] = schema_version
+    onnx.helper.set_model_props(model, {metadata.METADATA_KEY: json.dumps(raw)})
     return model.SerializeToString()
 
 

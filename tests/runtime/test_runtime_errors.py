@@ -64,7 +64,7 @@ BAD_STEPS = [
     (np.full((3, F), "1"), None, InputDTypeError, "got dtype <U1"),
     (np.zeros((3, F), complex), None, InputDTypeError, "got dtype complex128"),
     ([[0] * F, [0] * (F - 1)], None, InputShapeError, "ragged"),
-    (nan, None, InputValueError, r"Expected finite values, got 1 NaN/Inf"),
+    (nan, None, InputValueError, r"Expected finite values within ±1e\+06, got 1 NaN/Inf"),
     (inf, None, InputValueError, "NaN/Inf"),
     (huge, None, InputValueError, "as float32"),
     (ok, [0, 1, 7], UnknownStreamError, r"Stream 7 was never opened; open streams: \[0, 1, 3\]"),
@@ -94,11 +94,15 @@ def test_bad_step_is_rejected_and_changes_nothing(busy, x, streams, error, messa
     (lambda s: s.restore(3, "snapshot"), ConfigurationError, r"Expected a StreamSnapshot from snapshot\(\), got str"),
     (lambda s: s.predict([5]), UnknownStreamError, "never opened"),
     (lambda s: s.decided(-1), ConfigurationError, "`remaining`, expected a non-negative integer, got -1"),
-    (lambda s: s.open(0), ConfigurationError, "`n`, expected a positive integer, got 0"),
+    (lambda s: s.open(0), ConfigurationError, "`n`, expected a positive integer up to .*, got 0"),
     (lambda s: s.run(np.zeros((2, F))), InputShapeError, r"\[samples, timesteps, features=16\]"),
     (lambda s: s.run(np.zeros((2, 3, F + 1))), InputShapeError, "got shape \\[2, 3, 17\\]"),
     (lambda s: s.run(np.zeros((2, 0, F))), InputShapeError, "at least one time step"),
     (lambda s: s.run(np.full((2, 3, F), np.nan)), InputValueError, "96 NaN/Inf"),
+    (lambda s: s.run(np.full((2, 3, F), 3e38)), InputValueError, "out-of-range"),
+    (lambda s: s.step(np.full((3, F), 2e6)), InputValueError, "within ±1e\\+06"),
+    (lambda s: s.step(np.ones((3, F)), [True, 1, 3]), UnknownStreamError, "got True"),
+    (lambda s: s.open(10 ** 12), ConfigurationError, "`n`, expected a positive integer up to"),
     (lambda s: s.run(np.zeros((2, 3, F)), batch_size=0), ConfigurationError, "`batch_size`"),
 ])
 def test_other_bad_calls_are_rejected_and_change_nothing(busy, call, error, message):
@@ -145,12 +149,12 @@ def _without_metadata(payload: bytes) -> bytes:
     (lambda tmp, b: b"", r"not an ONNX model \(no graph\)"),
     (lambda tmp, b: _without_metadata(b), "is not a snudeploy model: it has no 'snudeploy' metadata"),
     (lambda tmp, b: _with_metadata(b, lambda m: m.update(schema_version=99)),
-     "written with metadata schema 99; this snudeploy reads up to 1"),
+     "written with metadata schema 99; this snudeploy reads up to 2"),
     (lambda tmp, b: _with_metadata(b, lambda m: m["states"][0].update(input="hidden_state")),
-     "metadata names tensors the graph lacks: hidden_state"),
-    (lambda tmp, b: _with_metadata(b, lambda m: m["outputs"].pop("spikes")), "does not name the 'spikes' output"),
+     "graph input.s. hidden_state named by its metadata do not exist"),
+    (lambda tmp, b: _with_metadata(b, lambda m: m["outputs"].pop("spikes")), "`outputs.spikes` must be a name"),
     (lambda tmp, b: _with_metadata(b, lambda m: m.update(quantization={"ort_disabled_optimizers": "all"})),
-     "ort_disabled_optimizers must be a list of optimizer names, got 'all'"),
+     "ort_disabled_optimizers` must be a list of optimizer names, got 'all'"),
     (lambda tmp, b: 42, "Expected a model path or the model's bytes, got int"),
 ], ids=["missing", "text", "truncated", "empty", "no-metadata", "newer-schema", "foreign-names", "no-spikes",
         "bad-optimizers", "int"])
@@ -168,12 +172,16 @@ def _file(tmp, content):
 def test_model_that_onnx_runtime_cannot_load(step_bytes):
     model = onnx.load_model_from_string(step_bytes)
     del model.functions[:]  # the SNUCell body: ONNX Runtime then does not know the op
-    with pytest.raises(ModelFileError, match="ONNX Runtime cannot load model bytes"):
+    with pytest.raises(ModelFileError, match="ai.snudeploy::SNUCell.*not emit"):
         StreamingSession(model.SerializeToString())
+    with pytest.raises(ModelFileError, match="ONNX Runtime cannot load model bytes"):
+        StreamingSession(model.SerializeToString(), trust_operators=True)
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"threads": 0}, "`threads`, expected a positive integer or None, got 0"),
+    ({"threads": 0}, "`threads`, expected a positive integer up to 256, got 0"),
+    ({"threads": 10 ** 6}, "`threads`, expected a positive integer up to 256"),
+    ({"run_timeout": -1}, "`run_timeout`"),
     ({"graph_optimization_level": "max"}, "`graph_optimization_level`, expected one of disable, basic"),
 ])
 def test_bad_session_options(step_bytes, kwargs, message):

@@ -8,7 +8,6 @@ import pytest
 
 from snudeploy.errors import ConfigurationError, ProviderError
 from snudeploy.runtime import ProviderFallbackWarning, StreamingSession, cuda_unavailable_reason
-from snudeploy.runtime.providers import session_options
 
 no_cuda = pytest.mark.skipif(cuda_unavailable_reason() is None, reason="CUDA is usable on this machine")
 
@@ -23,7 +22,9 @@ def test_cpu_is_the_default_and_is_reported(step_bytes):
 @no_cuda
 @pytest.mark.parametrize("providers", ["cuda", ["CUDAExecutionProvider", "CPUExecutionProvider"]])
 def test_cuda_falls_back_to_cpu_with_one_warning_and_no_library_errors(step_bytes, providers, capfd):
-    # onnxruntime-gpu lists CUDA as available even here; requesting it would log library-load errors.
+    # onnxruntime-gpu lists CUDA as available even without a GPU; requesting it would log library-load errors.
+    if providers != "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("this onnxruntime build has no CUDA provider (the CPU package)")
     with pytest.warns(ProviderFallbackWarning, match="CUDA was requested but .*; running on CPUExecutionProvider") \
             as record:
         session = StreamingSession(step_bytes, providers=providers)
@@ -67,9 +68,6 @@ def test_provider_missing_from_this_build(step_bytes):
 
 
 def test_session_options_and_optimisation_levels_do_not_change_results(step_bytes):
-    options = session_options(1, "basic")
-    assert options.intra_op_num_threads == 1
-    assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     x = (np.random.default_rng(0).random((3, 6, 16)) < 0.3).astype(np.uint8)
     results = [StreamingSession(step_bytes, threads=1, graph_optimization_level=level).run(x)
                for level in ("disable", "basic", "extended", "all")]

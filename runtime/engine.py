@@ -1,0 +1,123 @@
+"""A loaded model on one ONNX Runtime session: every call of the package goes through here.
+
+:class:`Engine` pairs a checked :class:`~.model.LoadedModel` with its session and runs it
+three ways: one step with numpy states (:meth:`Engine.step`), one step on states bound in
+OrtValues (:meth:`Engine.bind`, see :mod:`.execution`), and whole sequences
+(:meth:`Engine.sequence`). Every ONNX Runtime failure becomes a typed error
+(:class:`~snudeploy.errors.InferenceError`, or :class:`~snudeploy.errors.RunTimeoutError`
+when a call ran past ``run_timeout`` seconds); a failed call changes no state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from .. import arguments
+from ..errors import InferenceError, RunTimeoutError
+from . import watchdog
+from .model import LoadedModel, load_model
+from .providers import QUIET, SessionSettings, create_session, device_type
+
+
+class Engine:
+    """One model, one ONNX Runtime session.
+
+    Args:
+        model: a :class:`LoadedModel`, a path or the model's bytes.
+        settings: provider, threads, optimization level.
+        run_timeout: seconds one call may take before it is stopped (None: no limit).
+        trust_operators: see :func:`~.model.load_model`.
+    """
+
+    def __init__(self, model, settings: SessionSettings | None = None, run_timeout: float | None = None,
+                 trust_operators: bool = False):
+        self.model = model if isinstance(model, LoadedModel) else load_model(model, trust_operators)
+        self.settings = settings or SessionSettings()
+        self.run_timeout = None if run_timeout is None else arguments.number(run_timeout, "run_timeout", 0,
+                                                                             min_open=True)
+        self.session = create_session(self.model.payload, self.settings, self.model.source,
+                                      self.model.disabled_optimizers)
+        self.provider = self.session.get_providers()[0]
+        self.device = device_type(self.provider)
+        states = self.model.states
+        self.state_inputs = tuple(s.input for s in states)
+        self.state_outputs = tuple(s.output for s in states)
+        self._step_fetch = [self.model.spikes, *self.state_outputs]
+
+    @property
+    def info(self):
+        return self.model.info
+
+    def zeros(self, batch: int) -> dict[str, np.ndarray]:
+        """Zero states ``{state input name: [batch, units]}``."""
+        return {s.input: np.zeros((batch, s.units), np.float32) for s in self.model.states}
+
+    def run(self, fetch: list[str], feed: dict) -> list[np.ndarray]:
+        """``session.run`` with the time limit and typed errors."""
+        if self.run_timeout is None:
+            try:
+                return self.session.run(fetch, feed)
+            except Exception as e:  # noqa: BLE001 - ONNX Runtime raises its own exception types
+                raise self._error(e, False) from None
+        token, options = watchdog.begin(self.run_timeout, QUIET)
+        try:
+            return self.session.run(fetch, feed, options)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e, watchdog.end(token)) from None
+        finally:
+            watchdog.end(token)
+
+    def run_bound(self, binding: ort.IOBinding) -> None:
+        """``run_with_iobinding`` with the time limit and typed errors."""
+        if self.run_timeout is None:
+            try:
+                self.session.run_with_iobinding(binding)
+                return
+            except Exception as e:  # noqa: BLE001
+                raise self._error(e, False) from None
+        token, options = watchdog.begin(self.run_timeout, QUIET)
+        try:
+            self.session.run_with_iobinding(binding, options)
+        except Exception as e:  # noqa: BLE001
+            raise self._error(e, watchdog.end(token)) from None
+        finally:
+            watchdog.end(token)
+
+    def step(self, x: np.ndarray, states: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """One step of ``x [B, F]`` float32 from ``states``; return (spikes [B, C], next states).
+
+        A sequence graph is stepped as a sequence of length 1.
+        """
+        model = self.model
+        feed = {model.input: x[:, None, :] if model.sequence else x}
+        feed.update(states)
+        fetched = self.run(self._step_fetch, feed)
+        spikes = fetched[0][:, 0, :] if model.sequence else fetched[0]
+        return spikes, dict(zip(self.state_inputs, fetched[1:]))
+
+    def sequence(self, x: np.ndarray, states: dict[str, np.ndarray]):
+        """A sequence graph over ``x [B, T, F]`` from ``states``.
+
+        Returns:
+            (output spikes [B, T, C], the graph's mean rates [B, C] or None, final states).
+        """
+        rates = [self.model.rates] if self.model.rates else []
+        fetched = self.run(self._step_fetch + rates, {self.model.input: x, **states})
+        return fetched[0], (fetched[-1] if rates else None), dict(zip(self.state_inputs, fetched[1:len(self._step_fetch)]))
+
+    def bind(self, batch: int):
+        """A :class:`~.execution.BoundBatch` of ``batch`` streams on this session."""
+        from .execution import BoundBatch
+
+        return BoundBatch(self, batch)
+
+    def _error(self, error: Exception, fired: bool) -> InferenceError:
+        if fired:
+            return RunTimeoutError(f"{self.model.source}: the call ran past its time limit of {self.run_timeout:g} s "
+                                   "and was stopped; no state changed.")
+        if isinstance(error, MemoryError):
+            return InferenceError(f"{self.model.source}: ONNX Runtime ran out of memory; no state changed.")
+        text = str(error).strip().splitlines()
+        return InferenceError(f"{self.model.source}: ONNX Runtime failed ({type(error).__name__}: "
+                              f"{text[0] if text else 'no message'}); no state changed.")
