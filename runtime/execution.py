@@ -1,16 +1,28 @@
-"""The IOBinding fast path: a fixed batch of streams whose state stays in OrtValues.
+"""The IOBinding fast path: a fixed batch of streams whose state stays bound between steps.
 
-Step t's state outputs are step t+1's state inputs, so two sets of OrtValues swap roles
+Step t's state outputs are step t+1's state inputs, so two state buffer sets swap roles
 each step: a stream set that is stepped repeatedly pays one input copy and one output copy
-per step and no allocation. The parity flips only after a call succeeded, so a failed or
-stopped call leaves the current state where it was.
+per step and no allocation. On the CPU every buffer is a numpy array that ONNX Runtime
+reads and writes in place (an OrtValue over the same memory), so the input is copied in
+with ``np.copyto``, the spikes are read without a call, and one dot product over the new
+states (NaN and Inf propagate through it) tells whether the step may be kept. The parity
+flips only after a step succeeded and its states are finite, so a failed, stopped or
+overflowing call leaves the current state where it was.
+
+The batch also counts its own output spikes and steps; :meth:`BoundBatch.take_counts`
+hands them to the stream table when a readout or another call needs them.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnxruntime as ort
 
+from ..errors import InputValueError
+
+FLUSH_STEPS = 1 << 20  # float32 counts stay exact below 2**24
 
 class BoundBatch:
     """A fixed batch of B streams bound to an :class:`~.engine.Engine`.
@@ -25,37 +37,83 @@ class BoundBatch:
         model, device = engine.model, engine.device
         features, classes = model.info.features, model.info.classes
         time = (1,) if model.sequence else ()
-        self._x = ort.OrtValue.ortvalue_from_shape_and_type((batch, *time, features), np.float32, device, 0)
-        self._spikes = ort.OrtValue.ortvalue_from_shape_and_type((batch, *time, classes), np.float32, "cpu", 0)
-        buffers = [{s.input: ort.OrtValue.ortvalue_from_shape_and_type((batch, s.units), np.float32, device, 0)
-                    for s in model.states} for _ in range(2)]
+        self.size = batch
+        self._host = device == "cpu"
+        self._x = np.zeros((batch, *time, features), np.float32)
+        self.x = self._x[:, 0, :] if model.sequence else self._x  # [B, F]: write the step's input here
+        self._spikes = np.zeros((batch, *time, classes), np.float32)
+        self.spikes = self._spikes[:, 0, :] if model.sequence else self._spikes
+        widths = [s.units for s in model.states]
+        offsets = np.cumsum([0, *(batch * u for u in widths)])
+        self._flat = [np.zeros(int(offsets[-1]), np.float32) for _ in range(2)]
+        views = [{s.input: flat[offsets[i]:offsets[i + 1]].reshape(batch, s.units) for i, s in enumerate(model.states)}
+                 for flat in self._flat]
+        if self._host:
+            x_value = ort.OrtValue.ortvalue_from_numpy(self._x)
+            spikes_value = ort.OrtValue.ortvalue_from_numpy(self._spikes)
+            values = [{name: ort.OrtValue.ortvalue_from_numpy(view) for name, view in set_.items()} for set_ in views]
+        else:
+            x_value = ort.OrtValue.ortvalue_from_shape_and_type(self._x.shape, np.float32, device, 0)
+            spikes_value = ort.OrtValue.ortvalue_from_numpy(self._spikes)
+            values = [{s.input: ort.OrtValue.ortvalue_from_shape_and_type((batch, s.units), np.float32, device, 0)
+                       for s in model.states} for _ in range(2)]
         self._bindings = []
-        for current, following in ((buffers[0], buffers[1]), (buffers[1], buffers[0])):
+        for current, following in ((values[0], values[1]), (values[1], values[0])):
             binding = engine.session.io_binding()
-            binding.bind_ortvalue_input(model.input, self._x)
+            binding.bind_ortvalue_input(model.input, x_value)
             for s in model.states:
                 binding.bind_ortvalue_input(s.input, current[s.input])
                 binding.bind_ortvalue_output(s.output, following[s.input])
-            binding.bind_ortvalue_output(model.spikes, self._spikes)
+            binding.bind_ortvalue_output(model.spikes, spikes_value)
             self._bindings.append(binding)
-        self._buffers = buffers
-        self._shape = (batch, *time, features)
-        self._sequence = model.sequence
-        self._parity = 0  # buffers[parity] holds the current state
+        self._x_value, self._views, self._values = x_value, views, values
+        self._parity = 0  # set [parity] holds the current state
+        self.counts = np.zeros((batch, classes), np.float32)  # exact: flushed before 2**24 steps
+        self.steps = 0
 
     def load(self, states: dict[str, np.ndarray]) -> None:
         """Copy numpy states ``{input name: [B, units]}`` into the current buffers."""
-        for name, value in self._buffers[self._parity].items():
-            value.update_inplace(np.ascontiguousarray(states[name], np.float32))
+        for name, value in self._values[self._parity].items():
+            if self._host:
+                np.copyto(self._views[self._parity][name], states[name], casting="unsafe")
+            else:
+                value.update_inplace(np.ascontiguousarray(states[name], np.float32))
 
     def states(self) -> dict[str, np.ndarray]:
         """The current states as numpy copies."""
-        return {name: value.numpy().copy() for name, value in self._buffers[self._parity].items()}
+        if self._host:
+            return {name: view.copy() for name, view in self._views[self._parity].items()}
+        return {name: value.numpy().copy() for name, value in self._values[self._parity].items()}
 
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """One step with ``x [B, F]`` float32; return a copy of the output spikes ``[B, C]``."""
-        self._x.update_inplace(x.reshape(self._shape))
+    def step(self) -> np.ndarray:
+        """One step with the input already in :attr:`x`; return the output spikes ``[B, C]`` (a view,
+        overwritten by the next step). Counts them.
+
+        Raises:
+            InputValueError: the step would make a state NaN or Inf (nothing changes).
+            InferenceError: ONNX Runtime failed (nothing changes).
+        """
+        if not self._host:
+            self._x_value.update_inplace(self._x)
         self._engine.run_bound(self._bindings[self._parity])
-        self._parity ^= 1  # only after success: a failed run leaves the state where it was
-        spikes = self._spikes.numpy()  # a view of the bound buffer, overwritten next step
-        return (spikes[:, 0, :] if self._sequence else spikes).copy()
+        if self._host:
+            following = self._flat[self._parity ^ 1]
+            if not math.isfinite(float(np.dot(following, following))):
+                raise InputValueError("This step would make a stream's state NaN, Inf or larger than 1e19 (inputs "
+                                      "or weights too large); it was not applied and the state is unchanged.")
+        self._parity ^= 1
+        np.add(self.counts, self.spikes, out=self.counts)
+        self.steps += 1
+        return self.spikes
+
+    @property
+    def counts_due(self) -> bool:
+        """Whether the float32 counters must move to the table now to stay exact (2**24)."""
+        return self.steps >= FLUSH_STEPS
+
+    def take_counts(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(spike counts [B, C], last spikes [B, C], steps)`` since the last call; resets the counters."""
+        counts, steps = self.counts.astype(np.float64), self.steps
+        self.counts[:] = 0
+        self.steps = 0
+        return counts, self.spikes.copy(), steps

@@ -81,10 +81,10 @@ def _chunk(engine: Engine, x: np.ndarray, record: bool, initial: dict | None):
     if not record:
         bound = engine.bind(batch)
         bound.load(states)
-        total = np.zeros((batch, info.classes), np.float32)
         for t in range(steps):
-            total += bound.step(x[:, t])
-        return {}, {}, total / np.float32(steps)
+            np.copyto(bound.x, x[:, t])
+            bound.step()
+        return {}, {}, (bound.counts / steps).astype(np.float32)
     layers = {i: s for i in range(len(info.layers)) if (s := info.spike_state(i)) is not None}
     recorded = {i: np.zeros((batch, steps, s.units), np.float32) for i, s in layers.items()}
     output = np.zeros((batch, steps, info.classes), np.float32)

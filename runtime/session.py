@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import arguments
-from ..errors import ConfigurationError, InputShapeError, UnknownStreamError
+from ..errors import ConfigurationError, InputShapeError, InputValueError, UnknownStreamError
 from .engine import Engine
 from .execution import BoundBatch
-from .inputs import check, to_float32
+from .inputs import check, copy_into, to_float32
 from .providers import SessionSettings
 from .rollout import rollout
 from .streams import StreamSnapshot, StreamTable
@@ -20,7 +20,7 @@ from .streams import StreamSnapshot, StreamTable
 
 @dataclass(frozen=True)
 class _Bound:
-    """Streams ``ids`` (table rows ``slots``) whose current state lives in ``batch``, not in the table."""
+    """Streams ``ids`` (table rows ``slots``) whose current state and latest counts live in ``batch``."""
     batch: BoundBatch
     ids: tuple[int, ...]
     slots: np.ndarray
@@ -157,30 +157,56 @@ class StreamingSession:
             That step's output spikes ``[len(streams), C]`` float32.
         """
         with self._lock:
-            self._check_steppable()
-            ids, slots = self._table.resolve(streams)
-            if not ids:
-                raise UnknownStreamError("No streams to step: open some with open() first.")
-            x32 = to_float32(check(x, (("streams", len(ids)), ("features", self._features))), self._binary)
-            key = tuple(ids)
-            if self._bound is not None and key == self._bound.ids:
-                spikes = self._bound.batch.step(x32)
-                index = self._bound.index
-            else:
-                self._unbind()
-                index = self._table.index(slots)
-                states = self._table.gather(index)
-                if self._io_binding and key == self._previous:  # a repeated set: bind it
-                    batch = self._engine.bind(len(ids))
-                    batch.load(states)
-                    spikes = batch.step(x32)
-                    self._bound = _Bound(batch, key, slots, index)
-                else:
-                    spikes, states = self._engine.step(x32, states)
-                    self._table.scatter(index, states)
-            self._previous = key
-            self._table.record(index, spikes)
+            bound = self._bound
+            if bound is not None and self._names_bound(streams, bound):  # the hot path: a few checks, one call
+                batch = bound.batch
+                copy_into(x, batch.x, self._binary)
+                spikes = batch.step().copy()
+                if batch.counts_due:
+                    self._sync()
+                return spikes
+            return self._step_resolving(x, streams)
+
+    def _names_bound(self, streams, bound: _Bound) -> bool:
+        """Whether ``streams`` names exactly the bound streams, in their order (cheap; False when unsure)."""
+        if streams is None:
+            return self._table.ids_tuple() == bound.ids
+        if type(streams) is int:
+            return bound.ids == (streams,)
+        if type(streams) is list or type(streams) is tuple:  # True == 1: ints only, checked after the cheap test
+            return tuple(streams) == bound.ids and (type(streams[0]) is int if len(streams) == 1
+                                                    else all(type(s) is int for s in streams))
+        return False
+
+    def _step_resolving(self, x, streams) -> np.ndarray:
+        """A step of a stream set that is not bound yet: resolve, check, gather, run, scatter (or bind)."""
+        self._check_steppable()
+        ids, slots = self._table.resolve(streams)
+        if not ids:
+            raise UnknownStreamError("No streams to step: open some with open() first.")
+        x32 = to_float32(check(x, (("streams", len(ids)), ("features", self._features))), self._binary)
+        key = tuple(ids)
+        if self._bound is not None and key == self._bound.ids:  # ids given as numpy ints, say
+            copy_into(x32, self._bound.batch.x)
+            return self._bound.batch.step().copy()
+        self._unbind()
+        index = self._table.index(slots)
+        states = self._table.gather(index)
+        if self._io_binding and key == self._previous:  # a repeated set: bind it
+            batch = self._engine.bind(len(ids))
+            batch.load(states)
+            copy_into(x32, batch.x)
+            spikes = batch.step().copy()
+            self._bound = _Bound(batch, key, slots, index)
             return spikes
+        spikes, states = self._engine.step(x32, states)
+        if not all(np.isfinite(v).all() for v in states.values()):
+            raise InputValueError("This step would make a stream's state NaN or Inf (inputs or weights too large); "
+                                  "it was not applied and the state is unchanged.")
+        self._table.scatter(index, states)
+        self._table.record(index, spikes)
+        self._previous = key
+        return spikes
 
     def run(self, x, batch_size: int = 1024) -> np.ndarray:
         """Whole sequences from zero state; open streams are not touched.
@@ -209,6 +235,7 @@ class StreamingSession:
         """A copy of one stream's state and counters, to restore here or in another session."""
         with self._lock:
             _, slots = self._table.resolve([stream])
+            self._sync()
             if self._holds_any(slots):
                 self._table.scatter(self._bound.index, self._bound.batch.states())
             return self._table.snapshot(int(slots[0]))
@@ -225,21 +252,25 @@ class StreamingSession:
     def last_spikes(self, streams=None) -> np.ndarray:
         """The last step's output spikes ``[len(streams), C]`` float32 (zeros before any step)."""
         with self._lock:
+            self._sync()
             return self._table.last(self._table.resolve(streams)[1])
 
     def spike_counts(self, streams=None) -> np.ndarray:
         """Output spikes summed since open/reset ``[len(streams), C]`` float64 (exact counts)."""
         with self._lock:
+            self._sync()
             return self._table.counts(self._table.resolve(streams)[1])
 
     def steps_seen(self, streams=None) -> np.ndarray:
         """Time steps each stream has seen since open/reset ``[len(streams)]`` int64."""
         with self._lock:
+            self._sync()
             return self._table.steps(self._table.resolve(streams)[1])
 
     def rates(self, streams=None) -> np.ndarray:
         """Mean output rates so far, counts / steps ``[len(streams), C]`` float32 (zeros before any step)."""
         with self._lock:
+            self._sync()
             slots = self._table.resolve(streams)[1]
             steps = np.maximum(self._table.steps(slots), 1)[:, None]
             return (self._table.counts(slots) / steps).astype(np.float32)
@@ -251,6 +282,7 @@ class StreamingSession:
         after a whole sequence it is the model's prediction. See :meth:`decided` to stop early.
         """
         with self._lock:
+            self._sync()
             return self._table.counts(self._table.resolve(streams)[1]).argmax(axis=1)
 
     def decided(self, remaining: int, streams=None) -> np.ndarray:
@@ -262,6 +294,7 @@ class StreamingSession:
         """
         remaining = arguments.integer(remaining, "remaining", 0)
         with self._lock:
+            self._sync()
             counts = self._table.counts(self._table.resolve(streams)[1])
         if self.classes == 1:
             return np.ones(len(counts), bool)
@@ -281,14 +314,22 @@ class StreamingSession:
         """Whether the bound batch holds the state of any of ``slots``."""
         return self._bound is not None and bool(np.isin(self._bound.slots, slots).any())
 
+    def _sync(self) -> None:
+        """Move the bound batch's spike counts into the table (its states stay bound)."""
+        if self._bound is not None and self._bound.batch.steps:
+            counts, last, steps = self._bound.batch.take_counts()
+            self._table.add_counts(self._bound.index, counts, last, steps)
+
     def _unbind(self) -> None:
-        """Move the bound streams' states back into the table and drop the binding."""
+        """Move the bound streams' states and counts back into the table and drop the binding."""
         if self._bound is not None:
+            self._sync()
             self._table.scatter(self._bound.index, self._bound.batch.states())
             self._bound = None
 
     def _change(self, slots: np.ndarray, change) -> None:
         """Apply ``change`` to the table's rows ``slots``, keeping a binding of them in step."""
+        self._sync()
         held = self._holds_any(slots)
         if held:
             self._table.scatter(self._bound.index, self._bound.batch.states())

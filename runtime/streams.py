@@ -50,10 +50,17 @@ class StreamTable:
         self._slot_of: dict[int, int] = {}  # insertion order = open order
         self._free = list(range(capacity - 1, -1, -1))
         self._next_id = 0
+        self._ids_tuple: tuple[int, ...] | None = ()
 
     @property
     def ids(self) -> list[int]:
         return list(self._slot_of)
+
+    def ids_tuple(self) -> tuple[int, ...]:
+        """The open ids as a tuple, cached until streams open or close (the hot path compares it)."""
+        if self._ids_tuple is None:
+            self._ids_tuple = tuple(self._slot_of)
+        return self._ids_tuple
 
     def open(self, n: int) -> list[int]:
         limit = arguments.LIMITS["streams"]
@@ -67,6 +74,7 @@ class StreamTable:
         self._next_id += int(n)
         slots = [self._free.pop() for _ in ids]
         self._slot_of.update(zip(ids, slots))
+        self._ids_tuple = None
         self.zero(np.array(slots))
         return ids
 
@@ -74,6 +82,7 @@ class StreamTable:
         for stream, slot in zip(ids, slots.tolist()):
             del self._slot_of[stream]
             self._free.append(slot)
+        self._ids_tuple = None
 
     def resolve(self, streams) -> tuple[list[int], np.ndarray]:
         """Check ``streams`` (None: all open) and return (ids, their slots); change nothing.
@@ -123,9 +132,13 @@ class StreamTable:
 
     def record(self, index: slice | np.ndarray, spikes: np.ndarray) -> None:
         """Count one step's output ``spikes [B, C]`` of the slots ``index`` (see :meth:`index`)."""
-        self._counts[index] += spikes
-        self._last[index] = spikes
-        self._steps[index] += 1
+        self.add_counts(index, spikes, spikes, 1)
+
+    def add_counts(self, index: slice | np.ndarray, counts: np.ndarray, last: np.ndarray, steps: int) -> None:
+        """Add ``steps`` steps' output spike ``counts [B, C]`` to the slots ``index``; ``last`` is the latest step's."""
+        self._counts[index] += counts
+        self._last[index] = last
+        self._steps[index] += steps
 
     def zero(self, slots: np.ndarray) -> None:
         for pool in self._states.values():
