@@ -48,6 +48,7 @@ class ExportedFile:
                 "nodes": self.nodes, "size_kb": round(self.size_bytes / 1024, 1),
                 "spike_agreement": v.get("spike_agreement"), "max_state_delta": v.get("max_state_delta"),
                 "prediction_agreement": v.get("prediction_agreement"), "passed": v.get("passed"),
+                "exact": v.get("exact", True),
                 "failures": v.get("failures", [])}
 
 
@@ -103,26 +104,13 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
     targets = _targets(chosen, Path(path), format == ALL)
     for folder in {t.parent for files in targets.values() for t in files.values()}:
         check_writable(folder, "folder")
-    spec = ModelSpec.load(checkpoint)
-    if spec.model != "snu":
-        raise ExportError(f"Only SNU networks export; checkpoint {checkpoint} holds a {spec.model!r} model.")
-    steps = arguments.limited(spec.encoding.timesteps if timesteps is None else timesteps, "timesteps", "timesteps")
-    samples = arguments.limited(samples, "samples", "samples")
-    spikes, labels, data_name = validation_data(spec, dataset, samples, steps)
+    source = load_source(checkpoint, timesteps, dataset, samples)
+    spec, layers, steps, spikes, labels = source.spec, source.layers, source.timesteps, source.spikes, source.labels
 
-    from ..checkpoint import load_checkpoint
-    from .network import from_keras
-    from .validation import reference, validate
+    from .validation import validate
 
-    keras_model = load_checkpoint(checkpoint)
-    layers = from_keras(keras_model)
-    if not layers:
-        raise ExportError(f"Checkpoint {checkpoint} has no SNU layers.")
-    if not all(p.finite() for p in layers):
-        raise ExportError(f"Checkpoint {checkpoint} has NaN or Inf weights; it cannot be exported.")
-    ctx = BuildContext(model=keras_model, layers=layers, opset=opset, timesteps=steps)
-    log.info("Running TensorFlow on %d encoded %s test samples for validation...", len(spikes), data_name)
-    ref = reference(keras_model, spikes)
+    ctx = BuildContext(model=source.model, layers=layers, opset=opset, timesteps=steps)
+    ref = source.reference()
     producer = producer_versions()
 
     pending, reports_by_file, failed = [], {}, []
@@ -146,7 +134,7 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
             checks.check_loads(model, graph)
         reports = validate(models, ref, spikes, fmt.gates, labels, raise_on_failure=False)
         for graph, model in models.items():
-            report = {"format": name, "dataset": data_name, "split": "test", **reports[graph]}
+            report = {"format": name, "dataset": source.dataset, "split": "test", **reports[graph]}
             reports_by_file[f"{name}/{graph}"] = report
             if not report["passed"]:
                 failed.append(f"{name}/{graph}")
@@ -172,8 +160,49 @@ def write(pending: list) -> list[ExportedFile]:
                 written.append(ExportedFile(path=target, format=name, graph=graph,
                                             nodes=checks.op_histogram(model)["total"], size_bytes=len(data),
                                             validation=info.validation or {}, info=info))
-            files.write_text(VALIDATION_FILE, _merged_validation(folder / VALIDATION_FILE, group))
+            files.write_text(VALIDATION_FILE, merged_validation(
+                folder / VALIDATION_FILE, {target.name: info.validation or {} for target, *_, info in group}))
     return written
+
+
+@dataclass(frozen=True)
+class Source:
+    """A checkpoint loaded for export, with its encoded validation data."""
+    spec: ModelSpec
+    model: object            # the Keras sequence model
+    layers: list             # [SNULayerParams], output layer last
+    timesteps: int
+    spikes: np.ndarray       # uint8 [N, T, F]
+    labels: np.ndarray
+    dataset: str
+
+    def reference(self):
+        """TensorFlow's results on the validation spikes (:class:`~.validation.Reference`)."""
+        from .validation import reference
+
+        log.info("Running TensorFlow on %d encoded %s test samples for validation...", len(self.spikes), self.dataset)
+        return reference(self.model, self.spikes)
+
+
+def load_source(checkpoint, timesteps: int | None, dataset, samples: int) -> Source:
+    """Load an SNU checkpoint with finite weights and encode its validation data (checked arguments)."""
+    spec = ModelSpec.load(checkpoint)
+    if spec.model != "snu":
+        raise ExportError(f"Only SNU networks export; checkpoint {checkpoint} holds a {spec.model!r} model.")
+    steps = arguments.limited(spec.encoding.timesteps if timesteps is None else timesteps, "timesteps", "timesteps")
+    samples = arguments.limited(samples, "samples", "samples")
+    spikes, labels, data_name = validation_data(spec, dataset, samples, steps)
+
+    from ..checkpoint import load_checkpoint
+    from .network import from_keras
+
+    keras_model = load_checkpoint(checkpoint)
+    layers = from_keras(keras_model)
+    if not layers:
+        raise ExportError(f"Checkpoint {checkpoint} has no SNU layers.")
+    if not all(p.finite() for p in layers):
+        raise ExportError(f"Checkpoint {checkpoint} has NaN or Inf weights; it cannot be exported.")
+    return Source(spec, keras_model, layers, steps, spikes, labels, data_name)
 
 
 def validation_data(spec: ModelSpec, dataset, samples: int, timesteps: int):
@@ -251,8 +280,8 @@ def _targets(chosen: list[str], path: Path, folder_only: bool) -> dict:
     return targets
 
 
-def _merged_validation(path: Path, group: list) -> str:
-    """``validation.json`` with this call's reports added under ``files``, keeping other files' entries."""
+def merged_validation(path: Path, reports: dict) -> str:
+    """``validation.json`` with ``reports`` ({file name: report}) added under ``files``, other files' entries kept."""
     data = {"files": {}}
     if path.is_file():
         try:
@@ -261,6 +290,6 @@ def _merged_validation(path: Path, group: list) -> str:
                 data = existing
         except (json.JSONDecodeError, UnicodeDecodeError, OSError):
             log.warning("Replacing unreadable %s.", path)
-    for target, _, _, _, info in group:
-        data["files"][target.name] = {"file": target.name, **(info.validation or {})}
+    for name, report in reports.items():
+        data["files"][name] = {"file": name, **report}
     return json.dumps(data, indent=2, default=float) + "\n"

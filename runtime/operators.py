@@ -33,6 +33,7 @@ ALLOWED = {
     "customop": _SNU | _INT8 | _SEQUENCE | {"Scan"},
     "unrolled": _SNU | _SEQUENCE,
     "loop": _SNU | _SEQUENCE | _LOOP,
+    "nir": {"MatMul", "Add", "Mul", "Greater", "Cast", "Where", "Identity"},  # converters/nir_import.py
     "lstm": {"LSTM", "Squeeze", "Unsqueeze", "Concat", "Split", "Identity", "Constant", "MatMul", "Add",
              "ReduceMean", "Transpose", "Slice"},
 }

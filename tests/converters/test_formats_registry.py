@@ -57,7 +57,7 @@ def test_cli_format_choices_follow_the_registry():
     from snudeploy.cli.export import export
 
     option = next(p for p in export.params if p.name == "format_")
-    assert list(option.type.choices) == [*formats.names(), "all"]
+    assert list(option.type.choices) == [*formats.names(), "all", "nir"]  # nir: converters/nir_export.py
 
 
 def test_importing_converters_is_tensorflow_free():
