@@ -1,10 +1,10 @@
-"""The JSON that ``snudeploy bench latency|accuracy --json`` writes, declared as data.
+"""The JSON that ``snudeploy bench latency|accuracy|serve --json`` writes, declared as data.
 
 One document per run::
 
-    {"schema_version": 1, "kind": "latency" | "accuracy",
+    {"schema_version": 1, "kind": "latency" | "accuracy" | "serve",
      "settings": {...the run's options...}, "environment": {...see ENVIRONMENT...},
-     "records": [{...one row of the table, see LATENCY / ACCURACY...}, ...],
+     "records": [{...one row of the table, see LATENCY / ACCURACY / SERVE...}, ...],
      "warnings": ["...", ...]}
 
 Every record names what ran (``model``, ``format``, ``provider``, ``batch``, ``threads``
@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
-KINDS = ("latency", "accuracy")
+KINDS = ("latency", "accuracy", "serve")
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,25 @@ ACCURACY = COMMON + (
                                     "(ties, including no output spike yet, go to the lower class)"),
 )
 
+SERVE = COMMON + (
+    Field("server", str, "'triton' (requests over gRPC on loopback) or 'in-process' (StreamingSession.step calls)"),
+    Field("backend", str, "Triton backend ('python') or null for in-process rows", nullable=True),
+    Field("strategy", str, "Triton sequence-batcher strategy (direct, oldest); null for in-process rows",
+          nullable=True),
+    Field("instances", int, "Triton model instances; 1 for in-process rows"),
+    Field("sequences", int, "sequences in flight at once (Triton: concurrent client loops; in-process: open streams)"),
+    Field("steps", int, "time steps per sequence (T)"),
+    Field("samples", int, "timed requests (Triton) or step calls (in-process)"),
+    Field("stream_steps", int, "stream-steps done: one stream advanced one time step"),
+    Field("seconds", float, "wall time of the timed part"),
+    Field("capped", bool, "the duration cap stopped the run before every sequence finished"),
+    Field("errors", int, "requests that failed"),
+    Field("p50_us", float, "median latency per request (Triton) or per call (in-process), microseconds"),
+    Field("p99_us", float, "99th percentile latency, microseconds"),
+    Field("mean_us", float, "mean latency, microseconds"),
+    Field("throughput", float, "stream-steps per second: stream_steps / seconds"),
+)
+
 ENVIRONMENT = (
     Field("cpu_model", str, "CPU model name from /proc/cpuinfo (platform.processor() elsewhere)"),
     Field("vector_extensions", list, "SIMD extensions ONNX Runtime's kernels depend on (AVX2, AVX-512F, "
@@ -101,14 +120,14 @@ ENVIRONMENT = (
 
 DOCUMENT = (
     Field("schema_version", int, "SCHEMA_VERSION of the writer"),
-    Field("kind", str, "'latency' or 'accuracy'"),
+    Field("kind", str, "'latency', 'accuracy' or 'serve'"),
     Field("settings", dict, "the options of the run"),
     Field("environment", dict, "the machine and software, see ENVIRONMENT"),
-    Field("records", list, "one object per table row, see LATENCY or ACCURACY"),
+    Field("records", list, "one object per table row, see LATENCY, ACCURACY or SERVE"),
     Field("warnings", list, "noise and other warnings, one string each"),
 )
 
-RECORDS = {"latency": LATENCY, "accuracy": ACCURACY}
+RECORDS = {"latency": LATENCY, "accuracy": ACCURACY, "serve": SERVE}
 
 
 def validate(document: dict) -> list[str]:

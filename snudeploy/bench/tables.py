@@ -54,6 +54,16 @@ def accuracy(records: list[dict]) -> str:
     return render(header, body)
 
 
+def serve(records: list[dict]) -> str:
+    """One line per way of serving the same load: Triton beside in-process ``StreamingSession`` calls."""
+    header = ["model", "server", "strategy", "instances", "batch", "sequences x steps", "calls", "p50 µs",
+              "p99 µs", "stream-steps/s", "errors", "capped"]
+    body = [[r["label"], r["server"], r["strategy"], str(r["instances"]), str(r["batch"]),
+             f"{r['sequences']} x {r['steps']}", str(r["samples"]), _us(r["p50_us"]), _us(r["p99_us"]),
+             f"{r['throughput']:,.0f}", str(r["errors"]), "yes" if r["capped"] else "no"] for r in records]
+    return render(header, body, "lllrrrrrrrrl")
+
+
 def _anytime_steps(timesteps: int) -> list[int]:
     return sorted({max(1, timesteps // 4), max(1, timesteps // 2), timesteps})
 

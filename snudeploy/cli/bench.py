@@ -1,4 +1,4 @@
-"""`snudeploy bench latency|accuracy`: measure exported models (the logic lives in snudeploy.bench)."""
+"""`snudeploy bench latency|accuracy|serve`: measure exported models (the logic lives in snudeploy.bench)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..serve.config import MAX_INSTANCES, STRATEGIES
 from .options import check_outputs, count, data_option, dataset_option, json_option, progress, write_json
 
 model_arguments = click.argument("models", nargs=-1, required=True, metavar="MODEL.onnx...",
@@ -27,7 +28,7 @@ def _report(document: dict, table: str, json_path) -> None:
 
 @click.group()
 def bench():
-    """Measure exported models: latency (with TensorFlow and LSTM baselines) and accuracy."""
+    """Measure exported models: latency (with TensorFlow and LSTM baselines), accuracy, serving on Triton."""
 
 
 @bench.command()
@@ -110,3 +111,38 @@ def accuracy(models, dataset, data, limit, tf_checkpoint, json_path, plot_dir):
         click.echo(f"Plot: {plots.anytime(document['records'], plot_dir)}")
         if result.raster is not None:
             click.echo(f"Plot: {plots.raster(result.raster, plot_dir)}")
+
+
+@bench.command(name="serve")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path), metavar="MODEL.onnx")
+@click.option("--sequences", type=count("batch"), default=32, show_default=True, metavar="N",
+              help="Sequences in flight at once: concurrent client loops (Triton) and open streams (in-process).")
+@click.option("--steps", type=count("timesteps"), metavar="T", help="Time steps per sequence [the model's encoding T].")
+@click.option("--duration", type=click.FloatRange(0, 3600, min_open=True), default=10.0, show_default=True,
+              metavar="S", help="Cap in seconds on each row's timed part; a capped row says so.")
+@click.option("--instances", type=click.IntRange(1, MAX_INSTANCES), default=1, show_default=True, metavar="K",
+              help="Triton model instances.")
+@click.option("--max-batch", type=count("batch"), metavar="B",
+              help="Triton's max batch [sequences / instances, so every sequence has a slot].")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="direct", show_default=True,
+              help="Triton's sequence-batcher strategy.")
+@click.option("--threads", type=count("threads"), default=1, show_default=True, metavar="N",
+              help="ONNX Runtime intra-op threads (each Triton instance and the in-process session).")
+@json_option
+def serve_bench(model, sequences, steps, duration, instances, max_batch, strategy, threads, json_path):
+    """Load-test MODEL.onnx on Triton (loopback) beside in-process StreamingSession calls.
+
+    N sequences of T steps each: in process, stepped N streams per call and one stream per
+    call; on Triton's Python backend (the [serve] extra), N concurrent gRPC client loops
+    sending one step per request. Prints p50/p99 latency per request or call and
+    throughput in stream-steps/s. Needs free loopback ports; the server stops at the end.
+    """
+    from ..bench import serve as bench_serve
+    from ..bench import tables
+
+    check_outputs((json_path, "file"))
+    plan = bench_serve.plan(model, sequences, steps, duration, instances, max_batch, strategy, threads)
+    with progress("rows", 3) as bar:
+        document = bench_serve.run(plan, on_row=lambda: bar.update(1))
+    _report(document, f"{plan.sequences} sequences x {plan.steps} steps, cap {plan.duration:g} s per row\n"
+            + tables.serve(document["records"]), json_path)

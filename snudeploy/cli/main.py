@@ -141,13 +141,15 @@ def cli():
 def _register():
     from .bench import bench
     from .export import export
+    from .import_nir import import_nir
     from .inspect_cmd import inspect
     from .quantize import quantize
     from .quickstart import quickstart
     from .run import run
+    from .serve import serve
     from .train import train
 
-    for command in (quickstart, train, quantize, export, inspect, run, bench):
+    for command in (quickstart, train, quantize, export, import_nir, inspect, run, bench, serve):
         cli.add_command(command)
 
 

@@ -1,0 +1,174 @@
+"""The real Triton (the [serve] extra's wheel) on loopback ports, serving generated repositories.
+
+One server for the module holds two models: ``tiny`` (16-12-4, 64 sequences per
+instance, 1.5 s idle eviction) and ``digits`` (the shipped reference model).
+"""
+
+import asyncio
+import json
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+tritonclient = pytest.importorskip("tritonclient.grpc")
+pytest.importorskip("pytriton")
+
+from tritonclient.grpc.aio import InferenceServerClient  # noqa: E402
+from tritonclient.utils import InferenceServerException  # noqa: E402
+
+from snudeploy.bench import schema  # noqa: E402
+from snudeploy.cli.main import cli  # noqa: E402
+from snudeploy.evaluation import test_split  # noqa: E402
+from snudeploy.runtime import StreamingSession  # noqa: E402
+from snudeploy.serve import client, repository  # noqa: E402
+from snudeploy.serve.config import ServeSettings  # noqa: E402
+from snudeploy.serve.server import TritonServer  # noqa: E402
+
+pytestmark = pytest.mark.slow
+DIGITS = Path(__file__).resolve().parents[2] / "models" / "digits-snu" / "step.onnx"
+IDLE_MS = 1500
+
+
+@pytest.fixture(scope="module")
+def server(tiny_step, tmp_path_factory):
+    root = tmp_path_factory.mktemp("triton")
+    repository.write(tiny_step, root, ServeSettings(name="tiny", max_batch=64, idle_ms=IDLE_MS))
+    repository.write(DIGITS, root, ServeSettings(name="digits", max_batch=32))
+    with TritonServer(root / "python") as running:
+        yield running
+
+
+def alone(path, x):
+    """Spikes of ``x`` [T, F] streamed alone through StreamingSession."""
+    session = StreamingSession(path)
+    stream = session.open(1)
+    return np.stack([session.step(frame[None], stream)[0] for frame in x])
+
+
+def infer(url, corrid, x, start=False, end=False, dtype="FP32", model="tiny"):
+    """One request; its spikes [C], or the server's error message."""
+    async def call():
+        connection = InferenceServerClient(url)
+        try:
+            value = tritonclient.InferInput("x", list(np.shape(x)), dtype)
+            value.set_data_from_numpy(np.asarray(x))
+            result = await connection.infer(model, [value], sequence_id=corrid, sequence_start=start,
+                                            sequence_end=end)
+            return result.as_numpy("spikes")[0]
+        except InferenceServerException as e:
+            return e.message()
+        finally:
+            await connection.close()
+    return asyncio.run(call())
+
+
+def test_64_interleaved_sequences_each_equal_streaming_alone(server, tiny_step):
+    rng = np.random.default_rng(0)
+    samples, steps = 64, 8
+    x = (rng.random((samples, steps, 16)) < 0.3).astype(np.float32)
+    got = np.zeros((samples, steps, 4), np.float32)
+
+    async def run():
+        connection = InferenceServerClient(server.endpoints.grpc_url)
+
+        async def sequence(i):
+            await asyncio.sleep(rng.random() * 0.05)
+            for t in range(steps):
+                value = tritonclient.InferInput("x", [1, 16], "FP32")
+                value.set_data_from_numpy(x[i, t][None])
+                result = await connection.infer("tiny", [value], sequence_id=5000 + i, sequence_start=t == 0,
+                                                sequence_end=t == steps - 1)
+                got[i, t] = result.as_numpy("spikes")[0]
+                await asyncio.sleep(rng.random() * 0.003)  # a random interleaving of the 64 sequences
+        try:
+            await asyncio.gather(*(sequence(i) for i in rng.permutation(samples)))
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
+    for i in range(samples):
+        np.testing.assert_array_equal(got[i], alone(tiny_step, x[i]), err_msg=f"sequence {i}")
+
+
+def test_start_resets_a_reused_id_and_end_frees_the_stream(server, tiny_step):
+    url = server.endpoints.grpc_url
+    rng = np.random.default_rng(1)
+    first, second = (rng.random((2, 4, 1, 16)) < 0.5).astype(np.float32)
+    for t in range(4):
+        infer(url, 77, first[t], start=t == 0)  # left open: no END
+    again = [infer(url, 77, second[t], start=t == 0, end=t == 3) for t in range(4)]
+    np.testing.assert_array_equal(np.stack(again), alone(tiny_step, second[:, 0]))
+    late = infer(url, 77, second[0])
+    assert isinstance(late, str) and "START" in late  # END freed it: a new request must START
+
+
+def test_an_idle_sequence_is_evicted_and_a_late_request_is_refused(server):
+    url = server.endpoints.grpc_url
+    x = np.zeros((1, 16), np.float32)
+    assert isinstance(infer(url, 88, x, start=True), np.ndarray)
+    time.sleep(IDLE_MS / 1000 + 1.0)
+    late = infer(url, 88, x)
+    assert isinstance(late, str) and "must specify the START flag" in late
+
+
+def test_bad_requests_get_errors_and_other_sequences_are_unaffected(server, tiny_step):
+    url = server.endpoints.grpc_url
+    rng = np.random.default_rng(2)
+    x = (rng.random((6, 1, 16)) < 0.5).astype(np.float32)
+    good = []
+    for t in range(6):
+        good.append(infer(url, 91, x[t], start=t == 0, end=t == 5))
+        if t == 1:
+            assert infer(url, 92, np.zeros((1, 17), np.float32), start=True).startswith("[request id")  # shape
+            assert "data-type" in infer(url, 93, np.zeros((1, 16)), start=True, dtype="FP64")
+            assert "START" in infer(url, 94, x[t])  # no START
+            nan = infer(url, 95, np.full((1, 16), np.nan, np.float32), start=True)
+            assert "InputValueError" in nan and "NaN" in nan
+    np.testing.assert_array_equal(np.stack(good), alone(tiny_step, x[:, 0]))
+
+
+def test_streaming_the_test_split_gives_the_accuracy_of_snudeploy_run(server, tmp_path):
+    info = StreamingSession(DIGITS).info
+    split = test_split(info, limit=300)
+    served = client.stream(server.endpoints.grpc_url, "digits", split.spikes, concurrency=24)
+    assert served.errors == [] and served.steps == 300 * split.spikes.shape[1]
+    out = tmp_path / "run.json"
+    result = CliRunner().invoke(cli, ["run", str(DIGITS), "--limit", "300", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert served.accuracy(split.labels) == json.loads(out.read_text())["accuracy"]
+
+
+def test_cli_start_serves_until_stopped_and_a_taken_port_is_one_line(tiny_step, tmp_path):
+    runner = CliRunner()
+
+    def serve(grpc_port, *more):
+        return runner.invoke(cli, ["serve", "triton", str(tiny_step), "--repo", str(tmp_path / "r"), "--start",
+                                   "--grpc-port", str(grpc_port), "--http-port", "0", "--metrics-port", "0", *more])
+
+    result = serve(0, "--stop-after", "1")
+    assert result.exit_code == 0, result.output
+    assert "Triton 2.51.0 serves 'snu': gRPC 127.0.0.1:" in result.output and "Triton stopped." in result.output
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = serve(taken.getsockname()[1])
+    assert busy.exit_code == 2 and "taken" in busy.output and busy.output.count("\n") == 1
+
+
+def test_bench_serve_reports_triton_beside_in_process(tiny_step, tmp_path):
+    out = tmp_path / "serve.json"
+    result = CliRunner().invoke(cli, ["bench", "serve", str(tiny_step), "--sequences", "4", "--steps", "5",
+                                      "--duration", "10", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert schema.validate(document) == [] and document["kind"] == "serve"
+    rows = {(r["server"], r["batch"]): r for r in document["records"]}
+    assert set(rows) == {("in-process", 4), ("in-process", 1), ("triton", 4)}
+    for row in rows.values():
+        assert row["stream_steps"] == 20 and row["errors"] == 0 and not row["capped"]
+        assert 0 < row["p50_us"] <= row["p99_us"] and row["throughput"] > 0
+    assert "| triton" in result.output and "stream-steps/s" in result.output
