@@ -24,10 +24,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .. import activation_table
 from ..errors import ExportError
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
+from . import snu_graph
 from .network import SNULayerParams
+from .snu_graph import Cell, Nodes
 
 DOMAIN = "ai.snudeploy"
 DOMAIN_VERSION = 1
@@ -35,58 +36,13 @@ IR_VERSION = 10
 _ATTRIBUTES = ["decay", "g", "activation", "recurrent", "lateral_inhibition"]
 
 
-class _Nodes:
-    """Tiny node-list builder with unique intermediate names."""
-
-    def __init__(self, prefix: str):
-        self.prefix, self.nodes, self._count = prefix, [], 0
-
-    def __call__(self, op, inputs, outputs=None, **attrs):
-        if outputs is None:
-            self._count += 1
-            outputs = [f"{self.prefix}{op.lower()}_{self._count}"]
-        self.nodes.append(helper.make_node(op, list(inputs), list(outputs), **attrs))
-        return outputs[0] if len(outputs) == 1 else outputs
-
-
-def _axes(nodes: _Nodes, op: str, data: str, axis: int, opset: int, keepdims: int) -> str:
-    """ReduceMax/ReduceMean over one axis; opset 18 moved ``axes`` from attribute to input."""
-    if opset >= 18:
-        axes = nodes("Constant", [], value=numpy_helper.from_array(np.array([axis], np.int64)))
-        return nodes(op, [data, axes], keepdims=keepdims)
-    return nodes(op, [data], axes=[axis], keepdims=keepdims)
-
-
-def _step_body(nodes: _Nodes, projection: str, y_prev: str, s_prev: str, variant: dict, opset: int,
-               decay: str, one: str, zero: str, threshold: str, recurrent_kernel: str | None,
-               y_out: str, s_out: str) -> None:
-    """Emit ``s = g(P + decay*s*r [+ y H])``, ``y = h(s - b)`` in TensorFlow's operation order."""
-    fired = _axes(nodes, "ReduceMax", y_prev, -1, opset, keepdims=1) if variant["lateral_inhibition"] else y_prev
-    reset = nodes("Sub", [one, fired])
-    decayed = nodes("Mul", [nodes("Mul", [decay, s_prev]), reset])
-    pre = nodes("Add", [projection, decayed])
-    if variant["recurrent"]:
-        pre = nodes("Add", [pre, nodes("MatMul", [y_prev, recurrent_kernel])])
-    emit_activation(nodes, variant["g"], pre, s_out, zero)
-    emit_activation(nodes, variant["activation"], nodes("Sub", [s_out, threshold]), y_out, zero)
-
-
-def emit_activation(nodes: _Nodes, name: str, x: str, out: str, zero: str) -> None:
-    """The ONNX nodes of activation ``name`` (see :mod:`snudeploy.activations`) from ``x`` to ``out``."""
-    act = activation_table.get(name)
-    if act.onnx_op == "Heaviside":  # exports as Greater + Cast, as tf2onnx converts the Keras step
-        nodes("Cast", [nodes("Greater", [x, zero])], [out], to=TensorProto.FLOAT)
-    else:
-        nodes(act.onnx_op, [x], [out], **act.onnx_attributes)
-
-
-def _constants(nodes: _Nodes):
+def _cell(nodes: Nodes, variant: dict) -> Cell:
+    """The function body's :class:`Cell`: ``decay`` comes from the node's attribute (a reference)."""
     decay = nodes("Constant", [])
     nodes.nodes[-1].attribute.append(
         helper.make_attribute_ref("value_float", onnx.AttributeProto.FLOAT, ref_attr_name="decay"))
-    one = nodes("Constant", [], value_float=1.0)
-    zero = nodes("Constant", [], value_float=0.0)
-    return decay, one, zero
+    return Cell(variant["g"], variant["activation"], variant["recurrent"], variant["lateral_inhibition"], decay,
+                nodes("Constant", [], value_float=1.0), "threshold", "recurrent_kernel")
 
 
 def _function_inputs(variant: dict, first: str) -> list[str]:
@@ -95,23 +51,20 @@ def _function_inputs(variant: dict, first: str) -> list[str]:
 
 def snu_cell_function(variant: dict, opset: int) -> onnx.FunctionProto:
     """``SNUCell(x, y_prev, s_prev, kernel, threshold[, recurrent_kernel]) -> (y, s)``."""
-    nodes = _Nodes("")
-    decay, one, zero = _constants(nodes)
-    projection = nodes("MatMul", ["x", "kernel"])
-    _step_body(nodes, projection, "y_prev", "s_prev", variant, opset, decay, one, zero, "threshold",
-               "recurrent_kernel", "y", "s")
+    nodes = Nodes()
+    cell = _cell(nodes, variant)
+    snu_graph.step(nodes, cell, nodes("MatMul", ["x", "kernel"]), "y_prev", "s_prev", opset, "y", "s")
     return helper.make_function(DOMAIN, "SNUCell", _function_inputs(variant, "x"), ["y", "s"], nodes.nodes,
                                 [helper.make_opsetid("", opset)], attributes=_ATTRIBUTES)
 
 
 def snu_layer_function(variant: dict, opset: int) -> onnx.FunctionProto:
     """``SNULayer(x[B,T,F], y0, s0, kernel, threshold[, recurrent_kernel]) -> (Y[B,T,U], y_T, s_T)``."""
-    nodes = _Nodes("")
-    decay, one, zero = _constants(nodes)
+    nodes = Nodes()
+    cell = _cell(nodes, variant)
     projection = nodes("MatMul", ["x", "kernel"])  # hoisted: all time steps in one MatMul
-    body = _Nodes("body_")
-    _step_body(body, "p_t", "y_prev_t", "s_prev_t", variant, opset, decay, one, zero, "threshold",
-               "recurrent_kernel", "y_t", "s_t")
+    body = Nodes("body_")
+    snu_graph.step(body, cell, "p_t", "y_prev_t", "s_prev_t", opset, "y_t", "s_t")
     body("Identity", ["y_t"], ["y_seq_t"])
     value = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, None)  # noqa: E731
     scan_body = helper.make_graph(body.nodes, "snu_scan_body",
@@ -143,7 +96,7 @@ def build(layers: list[SNULayerParams], graph: str, opset: int = 17, timesteps: 
     features = layers[0].features
     time_dim = [timesteps or "time"] if sequence else []
     inputs = [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", *time_dim, features])]
-    outputs, initializers, nodes = [], [], _Nodes("")
+    outputs, initializers, nodes = [], [], Nodes()
     current = INPUT_NAME
     for i, params in enumerate(layers):
         (_, y_in, y_out), (_, s_in, s_out) = state_names(i)
@@ -166,7 +119,7 @@ def build(layers: list[SNULayerParams], graph: str, opset: int = 17, timesteps: 
     nodes("Identity", [current], [SPIKES_NAME])
     outputs.append(helper.make_tensor_value_info(SPIKES_NAME, TensorProto.FLOAT, ["batch", *time_dim, classes]))
     if sequence:
-        mean = _axes(nodes, "ReduceMean", current, 1, opset, keepdims=0)
+        mean = snu_graph.reduce(nodes, "ReduceMean", current, 1, opset, keepdims=0)
         nodes("Identity", [mean], [RATES_NAME])
         outputs.append(helper.make_tensor_value_info(RATES_NAME, TensorProto.FLOAT, ["batch", classes]))
     functions = [snu_layer_function(variant, opset) if sequence else snu_cell_function(variant, opset)]

@@ -113,6 +113,8 @@ class Engine:
         return BoundBatch(self, batch)
 
     def _error(self, error: Exception, fired: bool) -> InferenceError:
+        if "terminate flag" in str(error) and not fired:  # stopped by Ctrl-C (snudeploy.interrupts)
+            raise KeyboardInterrupt
         if fired:
             return RunTimeoutError(f"{self.model.source}: the call ran past its time limit of {self.run_timeout:g} s "
                                    "and was stopped; no state changed.")

@@ -127,7 +127,23 @@ def _parse(load, source: str) -> onnx.ModelProto:
                              f"{str(e).splitlines()[0] if str(e) else 'unparsable'}).") from None
     if not proto.graph.node and not proto.graph.input:
         raise ModelFileError(f"{source} is not an ONNX model (no graph).")
+    if _has_invalid_text(proto):
+        raise ModelFileError(f"{source} is corrupt: it holds names or text that are not valid UTF-8.")
     return proto
+
+
+def _has_invalid_text(message) -> bool:
+    """Whether any string field of ``message`` is not UTF-8 (protobuf then hands it over as bytes)."""
+    from google.protobuf.descriptor import FieldDescriptor
+
+    for field, value in message.ListFields():
+        if field.type not in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_MESSAGE):
+            continue
+        values = value if field.is_repeated else (value,)
+        for item in values:
+            if isinstance(item, bytes) if field.type == FieldDescriptor.TYPE_STRING else _has_invalid_text(item):
+                return True
+    return False
 
 
 def _check_signature(proto: onnx.ModelProto, info: ModelInfo, source: str) -> None:

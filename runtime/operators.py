@@ -18,24 +18,17 @@ from ..metadata import ModelInfo
 ONNX_DOMAINS = ("", "ai.onnx")
 CUSTOM_DOMAIN = "ai.snudeploy"
 
-# The SNU arithmetic, in every format (customop function bodies included).
+# The SNU arithmetic, in every format (customop function bodies included); int8 graphs add MatMulInteger.
 _SNU = {"MatMul", "Add", "Sub", "Mul", "Greater", "Cast", "Identity", "LeakyRelu", "Relu", "Sigmoid", "ReduceMax",
         "Constant"}
-# int8 graphs: integer MatMuls on spikes.
 _INT8 = {"MatMulInteger"}
-# Sequence plumbing.
-_SEQUENCE = {"ReduceMean", "Transpose", "Concat", "Unsqueeze", "Squeeze", "Slice", "Gather", "Reshape", "Shape",
-             "Split", "Expand"}
-_LOOP = {"Loop", "Scan", "Less", "Range", "Cast", "ConstantOfShape", "Max", "Min", "Where", "Not", "And", "Equal",
-         "ScatterND", "Size", "Neg", "Abs", "GreaterOrEqual"}
 ALLOWED = {
-    "step": _SNU | _INT8 | {"Unsqueeze", "Squeeze", "Reshape"},
-    "customop": _SNU | _INT8 | _SEQUENCE | {"Scan"},
-    "unrolled": _SNU | _SEQUENCE,
-    "loop": _SNU | _SEQUENCE | _LOOP,
+    "step": _SNU | _INT8,
+    "unrolled": _SNU | _INT8 | {"Split", "Concat", "Squeeze", "Unsqueeze", "ReduceMean"},
+    "customop": _SNU | _INT8 | {"Scan", "Transpose", "ReduceMean"},
+    "loop": _SNU | {"Loop", "And", "Less", "Gather", "Shape", "Slice", "Squeeze", "Transpose", "ReduceMean"},
     "nir": {"MatMul", "Add", "Mul", "Greater", "Cast", "Where", "Identity"},  # converters/nir_import.py
-    "lstm": {"LSTM", "Squeeze", "Unsqueeze", "Concat", "Split", "Identity", "Constant", "MatMul", "Add",
-             "ReduceMean", "Transpose", "Slice"},
+    "lstm": {"LSTM", "Squeeze", "Unsqueeze", "Transpose", "ReduceMean"},    # snudeploy/bench/lstm_onnx.py
 }
 CUSTOM_OPS = {"SNUCell", "SNULayer"}  # ai.snudeploy nodes, allowed only with their function in the model
 

@@ -9,8 +9,10 @@ session runs on CPU and one :class:`ProviderFallbackWarning` says why.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -88,11 +90,14 @@ def create_session(payload: str | bytes, settings: SessionSettings, source: str,
     if not settings.spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        session = ort.InferenceSession(payload, options, providers=requested,
-                                       disabled_optimizers=list(disabled_optimizers))
+        with contextlib.redirect_stdout(io.StringIO()):  # ORT prints an "EP Error" banner before it retries
+            session = ort.InferenceSession(payload, options, providers=requested,
+                                           disabled_optimizers=list(disabled_optimizers))
     except ort_errors.EPFail as e:
         raise ProviderError(f"ONNX Runtime cannot start provider(s) {requested}: {_first_line(e)}") from None
-    except LOAD_ERRORS as e:
+    except UnicodeError:  # ONNX Runtime's message quoted a name that is not valid UTF-8
+        raise ModelFileError(f"ONNX Runtime cannot load {source}: it holds names that are not valid UTF-8.") from None
+    except LOAD_ERRORS + (ValueError,) as e:
         raise ModelFileError(f"ONNX Runtime cannot load {source}: {_first_line(e)}") from None
     running = session.get_providers()[0]
     if running != requested[0]:

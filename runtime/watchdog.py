@@ -4,6 +4,9 @@ ONNX Runtime checks the flag between kernels (inside ``Loop`` bodies too) and th
 the call; :class:`~snudeploy.runtime.engine.Engine` turns that failure into a
 :class:`~snudeploy.errors.RunTimeoutError`. One daemon thread serves every session of the
 process; it sleeps until the earliest deadline of the calls in flight.
+
+It also stops every call in flight when :mod:`snudeploy.interrupts` relays a Ctrl-C, which
+could otherwise not interrupt a call inside ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import threading
 import time
 
 import onnxruntime as ort
+
+from .. import interrupts
 
 _condition = threading.Condition()
 _calls: dict[int, tuple[float, ort.RunOptions]] = {}
@@ -32,17 +37,25 @@ def begin(seconds: float, severity: int) -> tuple[int, ort.RunOptions]:
         if _thread is None:
             _thread = threading.Thread(target=_watch, name="snudeploy-watchdog", daemon=True)
             _thread.start()
+            interrupts.register(stop_all)
         _condition.notify()
     return token, options
 
 
 def end(token: int) -> bool:
-    """Unregister a call; True when the watchdog stopped it."""
+    """Unregister a call; True when the watchdog stopped it for running too long."""
     with _condition:
         _calls.pop(token, None)
         fired = token in _fired
         _fired.discard(token)
     return fired
+
+
+def stop_all() -> None:
+    """Stop every call in flight (Ctrl-C; see :mod:`snudeploy.interrupts`)."""
+    with _condition:
+        for _, options in _calls.values():
+            options.terminate = True
 
 
 def _watch() -> None:

@@ -184,12 +184,22 @@ def _remove(path: Path) -> None:
 
 @contextlib.contextmanager
 def _signals_held():
-    """Hold SIGINT/SIGTERM back while the block runs (main thread, POSIX); deliver them after."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    """Hold SIGINT/SIGTERM back while the block runs, then deliver them (main thread; elsewhere a no-op).
+
+    Python handlers are swapped rather than the thread's signal mask: a process-directed signal
+    may land on any thread, but Python always runs its handler in the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    received = []
+    previous = {number: signal.getsignal(number) for number in _HELD_SIGNALS}
+    for number in _HELD_SIGNALS:
+        signal.signal(number, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])

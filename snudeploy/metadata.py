@@ -205,12 +205,17 @@ def parse(text, source: str = "model") -> ModelInfo:
     """
     if not text:
         raise ModelFileError(f"{source} is not a snudeploy model: it has no '{METADATA_KEY}' metadata.")
+    if isinstance(text, (bytes, bytearray)):  # protobuf hands over invalid UTF-8 as bytes
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ModelFileError(f"{source} has corrupt snudeploy metadata: it is not valid UTF-8.") from None
     if len(text) > MAX_METADATA_BYTES:
         raise ModelFileError(f"{source} has snudeploy metadata of {len(text)} bytes; at most "
                              f"{MAX_METADATA_BYTES} are read.")
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
+    except (json.JSONDecodeError, RecursionError, UnicodeError) as e:
         raise ModelFileError(f"{source} has corrupt snudeploy metadata: {e}") from None
     if not isinstance(raw, dict):
         raise ModelFileError(f"{source} has corrupt snudeploy metadata: not a JSON object.")

@@ -1,8 +1,8 @@
 """TensorFlow baselines for ``bench latency --tf/--lstm``: Keras checkpoints as timed tf.functions.
 
 A checkpoint becomes two ``tf.function``s: one time step of its Keras cells with the
-states passed explicitly (what a streaming server would run in TensorFlow; for SNU it is
-the very function the ``step`` exporter converts) and the whole-sequence Keras model.
+states passed explicitly (what a streaming server would run in TensorFlow) and the
+whole-sequence Keras model.
 The LSTM baseline is also built as ONNX with the native ``LSTM`` operator
 (:mod:`.lstm_onnx`), checked against TensorFlow, so the same network is timed on ONNX
 Runtime through the runtime, as the SNU is.
@@ -81,10 +81,7 @@ def program(checkpoint) -> KerasProgram:
     if spec.model == "lstm":
         step, signature, pairs, output = _lstm_step(model, features)
     else:
-        from ..converters.step import step_function
-        from ..converters.tfgraph import snu_cells
-
-        step, signature = step_function(snu_cells(model), features)
+        step, signature = _snu_step(model, features)
         pairs = [(name_in, name_out) for i in range(len(spec.units)) for _, name_in, name_out in state_names(i)]
         output = SPIKES_NAME
     widths = [u for u in spec.units for _ in range(2)]
@@ -139,6 +136,24 @@ class TFSequence:
 
     def __call__(self):
         return self._prog.sequence(self._x).numpy()
+
+
+def _snu_step(model, features: int):
+    """One step of the SNU cells with explicit (y, s) states: what a TensorFlow streaming server would run."""
+    from ..converters.tfgraph import named_outputs, signature, snu_cells
+
+    cells = snu_cells(model)
+    input_signature = signature(cells, features, "step")
+
+    @tf.function(input_signature=input_signature, autograph=False)
+    def snu_step(x, *states):
+        h, final = x, []
+        for i, cell in enumerate(cells):
+            h, (y, s) = cell.call(h, [states[2 * i], states[2 * i + 1]])
+            final.append((y, s))
+        return named_outputs(h, final, sequence=False)
+
+    return snu_step, input_signature
 
 
 def _lstm_step(model, features: int):

@@ -17,7 +17,7 @@ import warnings
 
 import click
 
-from .. import __version__
+from .. import __version__, interrupts
 from ..errors import SnudeployError
 
 EXIT_CODES = (  # first match wins
@@ -98,6 +98,7 @@ class _Group(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         _quiet_libraries()
+        interrupts.install()
         with _native_stderr_silenced():
             _log_to_stderr()
             try:
