@@ -71,6 +71,11 @@ class BoundBatch:
         self.counts = np.zeros((batch, classes), np.float32)  # exact: flushed before 2**24 steps
         self.steps = 0
 
+    @property
+    def bindings(self) -> tuple:
+        """The two IOBindings (current -> following state buffers, and back); for floor measurements."""
+        return tuple(self._bindings)
+
     def load(self, states: dict[str, np.ndarray]) -> None:
         """Copy numpy states ``{input name: [B, units]}`` into the current buffers."""
         for name, value in self._values[self._parity].items():

@@ -21,7 +21,7 @@ LAYER_OF = [  # first matching prefix wins
     ("snudeploy.cli", "cli"),
     ("snudeploy.bench", "after"), ("snudeploy.quickstart", "after"), ("snudeploy.evaluation", "after"),
     ("snudeploy.quantization.qat", "keras"), ("snudeploy.quantization", "after"),
-    ("snudeploy.serve", "after"), ("snudeploy.nir", "after"),
+    ("snudeploy.serve", "after"),
     ("snudeploy.runtime", "runtime"),
     ("snudeploy.converters", "converters"),
     ("snudeploy.activations", "keras"), ("snudeploy.layers", "keras"), ("snudeploy.checkpoint", "keras"),

@@ -8,11 +8,12 @@ import pytest
 from click.testing import CliRunner
 
 from snudeploy.cli.main import cli
+from snudeploy.quantization import METHODS
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module", params=["ptq", "qat"])
+@pytest.fixture(scope="module", params=list(METHODS))  # every registered method
 def quantized(request, digits_checkpoint, tmp_path_factory):
     out = tmp_path_factory.mktemp(request.param)
     result = CliRunner().invoke(cli, ["quantize", str(digits_checkpoint), "--method", request.param,

@@ -18,8 +18,11 @@ Use :func:`plan` (checks every input, fails fast with a :class:`SnudeployError`)
 from __future__ import annotations
 
 import importlib.util
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .. import arguments
 from ..errors import ConfigurationError, ModelFileError, ProviderError
@@ -28,7 +31,7 @@ from ..runtime import cuda_unavailable_reason, load_model
 from ..runtime.providers import PROVIDERS
 from ..spec import ModelSpec
 from . import environment, interleave, schema, stats
-from .candidates import Candidate, StreamStep, spike_inputs, streaming_session
+from .candidates import Candidate, FloorStep, StreamStep, spike_inputs, streaming_session
 from .tables import short_labels
 
 BURST = 5  # calls per candidate per round
@@ -180,9 +183,11 @@ def _check_checkpoint(option: str, checkpoint: Path, kind: str, features: set) -
                                  f"models take {sorted(features)}; compare networks of the same input.")
 
 
-def _row(target_fields: dict, provider: str, batch: int, threads: int, mode: str, timesteps: int) -> dict:
+def _row(target_fields: dict, provider: str, batch: int, threads: int, mode: str, timesteps: int, api: str,
+         load_seconds: float | None = None) -> dict:
     return {**target_fields, "provider": provider, "batch": batch, "threads": threads, "mode": mode,
-            "timesteps": timesteps}
+            "timesteps": timesteps, "api": api,
+            "load_ms": None if load_seconds is None else round(load_seconds * 1e3, 2)}
 
 
 def _inputs(cache: dict, batch: int, timesteps: int, features: int, max_spikes: float):
@@ -197,7 +202,9 @@ def _ort_candidates(plan: LatencyPlan, threads: int, batch: int) -> list[Candida
     for provider in plan.providers:
         for target in plan.targets:
             info = target.info
+            started = time.perf_counter()
             session = streaming_session(target.path, provider, threads)
+            loaded = time.perf_counter() - started
             fields = {"model": str(target.path), "label": target.label, "format": info.format,
                       "graph": info.graph, "network": "snu", "units": info.units,
                       "quantization": info.quantization.method, "framework": "onnxruntime"}
@@ -207,8 +214,21 @@ def _ort_candidates(plan: LatencyPlan, threads: int, batch: int) -> list[Candida
             for mode, timesteps in target.modes:
                 x = _inputs(cache, batch, frames_t if mode == "step" else timesteps, info.features, spikes)
                 call = StreamStep(session, x) if mode == "step" else (lambda s=session, x=x: s.run(x))
-                candidates.append(Candidate(_row(fields, session.provider, batch, threads, mode, timesteps), call))
+                api = "StreamingSession.step" if mode == "step" else "StreamingSession.run"
+                row = _row(fields, session.provider, batch, threads, mode, timesteps, api, loaded + _first(call))
+                candidates.append(Candidate(row, call))
+                if mode == "step":
+                    floor = {**fields, "label": f"{target.label} (floor)"}
+                    candidates.append(Candidate(_row(floor, session.provider, batch, threads, mode, timesteps,
+                                                      "bare IOBinding (floor)"), FloorStep(session, x)))
     return candidates
+
+
+def _first(call) -> float:
+    """Seconds of the first call (binding, allocation): with the session's load, the time to first step."""
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
 
 
 def _keras_candidates(plan: LatencyPlan, programs, lstm_onnx: dict, threads: int, tf_threads: dict,
@@ -230,13 +250,16 @@ def _keras_candidates(plan: LatencyPlan, programs, lstm_onnx: dict, threads: int
             frames_t = spec.encoding.timesteps if mode == "step" else timesteps
             x = _inputs(cache, batch, frames_t, spec.input_features, spec.encoding.max_spikes)
             graph = "step" if mode == "step" else "sequence"
-            call = TFStep(prog, x) if mode == "step" else TFSequence(prog, x)
+            x32 = x.astype(np.float32)  # what the tf.functions take
+            call = TFStep(prog, x32) if mode == "step" else TFSequence(prog, x32)
             candidates.append(Candidate(_row({**keras, "graph": graph}, tf_provider, batch, tf_threads["intra_op"],
-                                             mode, timesteps), call))
+                                             mode, timesteps, "tf.function"), call))
             for provider in plan.providers if onnx_models else ():
                 session = sessions[provider, graph]
                 native = {**fields, "label": f"{prog.checkpoint.name} (onnx LSTM)", "format": "lstm", "graph": graph,
                           "framework": "onnxruntime"}
                 call = StreamStep(session, x) if mode == "step" else (lambda s=session, x=x: s.run(x))
-                candidates.append(Candidate(_row(native, PROVIDERS[provider], batch, threads, mode, timesteps), call))
+                api = "StreamingSession.step" if mode == "step" else "StreamingSession.run"
+                candidates.append(Candidate(_row(native, PROVIDERS[provider], batch, threads, mode, timesteps, api),
+                                            call))
     return candidates

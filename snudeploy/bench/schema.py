@@ -48,6 +48,10 @@ COMMON = (
 
 LATENCY = COMMON + (
     Field("mode", str, "'step': one call advances every stream one time step; 'sequence': one call runs T steps"),
+    Field("api", str, "what was called: StreamingSession.step / .run (the runtime, as applications call it), "
+                      "'bare IOBinding (floor)' (the same graph with no runtime around it), or tf.function"),
+    Field("load_ms", float, "time to first step: session load and first call, milliseconds (runtime rows)",
+          nullable=True),
     Field("timesteps", int, "time steps per call: 1 in mode step, T in mode sequence"),
     Field("samples", int, "timed calls"),
     Field("p50_us", float, "median call latency, microseconds"),
@@ -60,6 +64,8 @@ LATENCY = COMMON + (
     Field("ratio_to_tf", float, "speed-up over TensorFlow: p50 of the SNU TensorFlow row with the same mode, "
                                 "timesteps, batch and threads divided by this row's p50 (> 1: faster than TF); "
                                 "null without --tf or without such a row", nullable=True),
+    Field("over_floor", float, "this row's p50 / p50 of the same model's bare IOBinding floor row (the cost of "
+                               "the runtime around ONNX Runtime); null for rows without a floor", nullable=True),
     Field("noisy", bool, "max_us > 2 x min_us: the machine was noisy while this row ran"),
 )
 

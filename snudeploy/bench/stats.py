@@ -47,14 +47,22 @@ def is_reference(record: dict) -> bool:
     return record["framework"] == "tensorflow" and record["network"] == "snu"
 
 
-def add_ratios(records: list[dict]) -> list[dict]:
-    """Set ``ratio_to_tf`` = p50 of the matching TensorFlow SNU row / the row's p50 (a speed-up).
+FLOOR_KEY = ("model", "provider", "mode", "batch", "threads")  # a runtime row and its floor share these
+FLOOR_API = "bare IOBinding (floor)"
 
-    Rows match on :data:`RATIO_KEY`; a row without a match (no --tf, or a thread count
-    TensorFlow did not run with) gets None. Returns ``records``, changed in place.
+
+def add_ratios(records: list[dict]) -> list[dict]:
+    """Set ``ratio_to_tf`` = p50 of the matching TensorFlow SNU row / the row's p50 (a speed-up), and
+    ``over_floor`` = the row's p50 / p50 of its model's bare IOBinding floor row (runtime step rows).
+
+    Rows match on :data:`RATIO_KEY` and :data:`FLOOR_KEY`; a row without a match gets None.
+    Returns ``records``, changed in place.
     """
     reference = {tuple(r[k] for k in RATIO_KEY): r["p50_us"] for r in records if is_reference(r)}
+    floors = {tuple(r[k] for k in FLOOR_KEY): r["p50_us"] for r in records if r.get("api") == FLOOR_API}
     for record in records:
         tf_p50 = reference.get(tuple(record[k] for k in RATIO_KEY))
         record["ratio_to_tf"] = round(tf_p50 / record["p50_us"], 3) if tf_p50 and record["p50_us"] > 0 else None
+        floor = floors.get(tuple(record.get(k) for k in FLOOR_KEY)) if record.get("api") != FLOOR_API else None
+        record["over_floor"] = round(record["p50_us"] / floor, 3) if floor else None
     return records

@@ -27,14 +27,16 @@ def latency(records: list[dict]) -> str:
     """
     rows = sorted(records, key=lambda r: (r["mode"] != "step", r["timesteps"], r["threads"], r["batch"]))
     header = ["model", "provider", "mode", "batch", "threads", "p50 µs", "p90 µs", "p99 µs", "mean µs",
-              "stream-steps/s", "x TF", "max/min"]
+              "stream-steps/s", "x TF", "/ floor", "load ms", "max/min"]
     body = [[r["label"], provider_label(r["provider"]),
              "step" if r["mode"] == "step" else f"seq T={r['timesteps']}", str(r["batch"]), str(r["threads"]),
              _us(r["p50_us"]), _us(r["p90_us"]), _us(r["p99_us"]), _us(r["mean_us"]), f"{r['throughput']:,.0f}",
              "-" if r["ratio_to_tf"] is None else f"{r['ratio_to_tf']:.2f}",
+             "-" if r.get("over_floor") is None else f"{r['over_floor']:.2f}",
+             "-" if r.get("load_ms") is None else f"{r['load_ms']:.1f}",
              f"{r['max_us'] / r['min_us']:.1f}{' !' if r['noisy'] else ''}" if r["min_us"] > 0 else "-"]
             for r in rows]
-    return render(header, body, "lllrrrrrrrrr")
+    return render(header, body, "lllrrrrrrrrrrr")
 
 
 def accuracy(records: list[dict]) -> str:

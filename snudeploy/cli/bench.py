@@ -35,7 +35,7 @@ def bench():
 @model_arguments
 @click.option("--batch", "batches", default="1", show_default=True, metavar="B[,B...]",
               help="Batch sizes: streams stepped together, or sequences per call.")
-@click.option("--threads", default="1", show_default=True, metavar="N[,N...]",
+@click.option("--threads", default="1,2", show_default=True, metavar="N[,N...]",
               help="ONNX Runtime intra-op thread counts. TensorFlow rows use the first one.")
 @click.option("--provider", "providers", default="cpu", show_default=True, metavar="cpu[,cuda]",
               help="ONNX Runtime providers; one this machine cannot run is an error (no fallback).")
