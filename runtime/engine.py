@@ -59,12 +59,12 @@ class Engine:
             try:
                 return self.session.run(fetch, feed)
             except Exception as e:  # noqa: BLE001 - ONNX Runtime raises its own exception types
-                raise self._error(e, False) from None
+                raise self.error(e) from None
         token, options = watchdog.begin(self.run_timeout, QUIET)
         try:
             return self.session.run(fetch, feed, options)
         except Exception as e:  # noqa: BLE001
-            raise self._error(e, watchdog.end(token)) from None
+            raise self.error(e, watchdog.end(token)) from None
         finally:
             watchdog.end(token)
 
@@ -75,12 +75,12 @@ class Engine:
                 self.session.run_with_iobinding(binding)
                 return
             except Exception as e:  # noqa: BLE001
-                raise self._error(e, False) from None
+                raise self.error(e) from None
         token, options = watchdog.begin(self.run_timeout, QUIET)
         try:
             self.session.run_with_iobinding(binding, options)
         except Exception as e:  # noqa: BLE001
-            raise self._error(e, watchdog.end(token)) from None
+            raise self.error(e, watchdog.end(token)) from None
         finally:
             watchdog.end(token)
 
@@ -112,7 +112,8 @@ class Engine:
 
         return BoundBatch(self, batch)
 
-    def _error(self, error: Exception, fired: bool) -> InferenceError:
+    def error(self, error: Exception, fired: bool = False) -> InferenceError:
+        """The typed error for ONNX Runtime's ``error`` (``fired``: the time limit stopped the call)."""
         if "terminate flag" in str(error) and not fired:  # stopped by Ctrl-C (snudeploy.interrupts)
             raise KeyboardInterrupt
         if fired:

@@ -68,6 +68,8 @@ class BoundBatch:
             self._bindings.append(binding)
         self._x_value, self._views, self._values = x_value, views, values
         self._parity = 0  # set [parity] holds the current state
+        self._untimed = engine.run_timeout is None
+        self._run, self._dot, self._add = engine.session.run_with_iobinding, np.dot, np.add
         self.counts = np.zeros((batch, classes), np.float32)  # exact: flushed before 2**24 steps
         self.steps = 0
 
@@ -98,16 +100,23 @@ class BoundBatch:
             InputValueError: the step would make a state NaN or Inf (nothing changes).
             InferenceError: ONNX Runtime failed (nothing changes).
         """
+        parity = self._parity
         if not self._host:
             self._x_value.update_inplace(self._x)
-        self._engine.run_bound(self._bindings[self._parity])
+        if self._untimed:  # the common case, without the engine's extra frame
+            try:
+                self._run(self._bindings[parity])
+            except Exception as e:  # noqa: BLE001 - ONNX Runtime raises its own exception types
+                raise self._engine.error(e) from None
+        else:
+            self._engine.run_bound(self._bindings[parity])
         if self._host:
-            following = self._flat[self._parity ^ 1]
-            if not math.isfinite(float(np.dot(following, following))):
+            following = self._flat[parity ^ 1]
+            if not math.isfinite(float(self._dot(following, following))):
                 raise InputValueError("This step would make a stream's state NaN, Inf or larger than 1e19 (inputs "
                                       "or weights too large); it was not applied and the state is unchanged.")
-        self._parity ^= 1
-        np.add(self.counts, self.spikes, out=self.counts)
+        self._parity = parity ^ 1
+        self._add(self.counts, self.spikes, out=self.counts)
         self.steps += 1
         return self.spikes
 

@@ -43,20 +43,22 @@ def to_float32(array: np.ndarray, binary: bool = False) -> np.ndarray:
     """A C-contiguous float32 version of a checked ``array``.
 
     Args:
-        binary: the model takes spikes only (int8 graphs): values must be 0 or 1.
+        binary: the model takes spikes (int8 graphs, whose MatMuls cast the input to uint8):
+            values must be whole numbers from 0 to 255, normally 0 or 1.
 
     Raises:
-        InputValueError: NaN, Inf, a value beyond ±INPUT_LIMIT, or (``binary``) not 0/1.
+        InputValueError: NaN, Inf, a value beyond ±INPUT_LIMIT, or (``binary``) not a whole number in 0..255.
     """
     kind = array.dtype.kind
-    if kind == "b" or (kind == "u" and array.dtype.itemsize == 1 and not binary):
+    if kind == "b" or (kind == "u" and array.dtype.itemsize == 1):
         return np.ascontiguousarray(array, dtype=np.float32)
     with np.errstate(over="ignore", invalid="ignore"):
         converted = np.ascontiguousarray(array, dtype=np.float32)
         if binary:
-            if array.size and ((converted != 0) & (converted != 1)).any():
-                raise InputValueError(f"This model takes spikes only (values 0 or 1), got other values in input of "
-                                      f"shape {list(array.shape)}.")
+            if array.size and not (np.isfinite(converted).all() and converted.min() >= 0
+                                   and converted.max() <= 255 and not (converted % 1).any()):
+                raise InputValueError(f"This model takes spikes only (0 or 1; whole numbers up to 255 are exact), got "
+                                      f"other values in input of shape {list(array.shape)}.")
             return converted
         largest = np.abs(converted).max(initial=0.0)
     if not largest <= INPUT_LIMIT:  # also catches NaN
@@ -92,14 +94,13 @@ def copy_into(x, destination: np.ndarray, binary: bool = False) -> None:
             np.copyto(destination, x, casting="unsafe")
     else:
         np.copyto(destination, x, casting="unsafe")
-    if kind == "b":
+    if kind == "b" or (kind == "u" and dtype.itemsize == 1):  # bool and uint8: always valid and in bounds
         return
-    if binary:  # spikes only: uint8 needs one reduction, signed integers two, floats an exact test
-        if destination.max() > 1 or (kind != "u" and destination.min() < 0) or \
-                (kind == "f" and (destination * (1 - destination)).any()):
+    if binary:  # integer inputs 0..255 are exact in an int8 graph (its Cast to uint8); check the others
+        if destination.max() > 255 or destination.min() < 0 or (kind == "f" and (destination % 1).any()):
             to_float32(x, binary=True)  # raises, naming the problem
         return
-    if kind == "f" or dtype.itemsize > 2:  # bool and 8/16-bit integers are always within bounds
+    if kind == "f" or dtype.itemsize > 2:  # 8/16-bit integers are always within bounds
         flat = destination.reshape(-1)
         # One dot product: NaN and Inf propagate, and a sum of squares within LIMIT**2 bounds every value.
         if not float(np.dot(flat, flat)) <= _SQUARED_LIMIT:

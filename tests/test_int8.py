@@ -62,10 +62,14 @@ def test_int8_models_take_spikes_only():
     session = StreamingSession(_int8(snu_layers([16, 12, 4]), "step"))
     session.open(2)
     session.step(np.ones((2, 16), np.uint8))
+    session.step(np.full((2, 16), 2.0))  # whole numbers 0..255 are exact through the Cast to uint8
+    for bad in (0.5, -1.0, 256.0):
+        with pytest.raises(InputValueError, match="spikes only"):
+            session.step(np.full((2, 16), bad))
+        with pytest.raises(InputValueError, match="spikes only"):
+            session.run(np.full((1, 3, 16), bad))
     with pytest.raises(InputValueError, match="spikes only"):
-        session.step(np.full((2, 16), 0.5))
-    with pytest.raises(InputValueError, match="spikes only"):
-        session.run(np.full((1, 3, 16), 2.0))
+        session.step(np.full((2, 16), 300, np.int32))
 
 
 @pytest.mark.train

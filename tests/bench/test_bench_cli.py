@@ -24,11 +24,18 @@ def test_latency_json_follows_the_schema(invoke, tiny_models, tmp_path):
     rows = {(r["label"], r["mode"], r["batch"]) for r in document["records"]}
     assert rows == {(name, mode, batch) for batch in (1, 3) for name, mode in
                     [("step.onnx", "step"), ("step.onnx", "sequence"), ("sequence.onnx", "sequence"),
-                     ("unrolled.onnx", "sequence")]}
+                     ("unrolled.onnx", "sequence"), ("step.onnx (floor)", "step")]}
+    assert {r["threads"] for r in document["records"]} == {1, 2}  # the default --threads 1,2
+    key = lambda r: (r["batch"], r["threads"])  # noqa: E731
+    runtime_step = {key(r): r for r in document["records"] if (r["label"], r["mode"]) == ("step.onnx", "step")}
+    floors = {key(r): r for r in document["records"] if r["api"] == "bare IOBinding (floor)"}
+    assert runtime_step.keys() == floors.keys()
+    for k, row in runtime_step.items():  # each runtime step row is divided by its own model's floor
+        assert row["over_floor"] == pytest.approx(row["p50_us"] / floors[k]["p50_us"], rel=1e-2)
     for record in document["records"]:
         assert record["samples"] == 3 and record["ratio_to_tf"] is None
         assert record["timesteps"] == (1 if record["mode"] == "step" else 6)
-        assert record["provider"] == "CPUExecutionProvider" and record["threads"] == 1
+        assert record["provider"] == "CPUExecutionProvider" and record["threads"] in (1, 2)
         assert record["min_us"] <= record["p50_us"] <= record["p99_us"] <= record["max_us"]
     assert document["environment"]["threads"]["tensorflow"] is None
     assert "| model" in result.stdout and "stream-steps/s" in result.stdout

@@ -52,7 +52,8 @@ def test_latency_times_tensorflow_and_the_lstm_in_the_same_run(random_digits_che
     digits_checkpoint = random_digits_checkpoint
     out = tmp_path / "latency.json"
     args = ["bench", "latency", digits_exports["step/step"], digits_exports["customop/sequence"], "--batch", "1,4",
-            "--iters", "3", "--warmup", "1", "--tf", digits_checkpoint, "--lstm", digits_lstm, "--json", out]
+            "--iters", "3", "--warmup", "1", "--threads", "1", "--tf", digits_checkpoint, "--lstm", digits_lstm,
+            "--json", out]
     # A fresh process: TensorFlow's thread count can only be set before it first runs.
     done = subprocess.run([sys.executable, "-m", "snudeploy.cli.main", *map(str, args)], capture_output=True,
                           text=True, timeout=240)
