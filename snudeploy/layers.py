@@ -70,13 +70,19 @@ class SNUCell(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, states, training=None):
+        return self.recur(tf.matmul(tf.cast(inputs, self.kernel.dtype), self.kernel), states)
+
+    def recur(self, projected, states):
+        """The step after the input projection: ``projected`` is ``W x_t`` [B, units].
+
+        :class:`RNN` loops over this alone when it has computed ``W x`` for every step at once.
+        """
         y_prev, s_prev = states[0], states[1]
-        x = tf.cast(inputs, self.kernel.dtype)
         if self.lateral_inhibition:
             reset = 1.0 - tf.reduce_max(y_prev, axis=-1, keepdims=True)
         else:
             reset = 1.0 - y_prev
-        pre = tf.matmul(x, self.kernel) + self.decay * s_prev * reset
+        pre = projected + self.decay * s_prev * reset
         if self.recurrent:
             pre = pre + tf.matmul(y_prev, self.recurrent_kernel)
         s = self._g(pre)
@@ -97,16 +103,58 @@ class SNUCell(keras.layers.Layer):
         }
 
 
+@keras.utils.register_keras_serializable(package="snudeploy")
+class RNN(keras.layers.RNN):
+    """``keras.layers.RNN`` that trains an :class:`SNUCell` with ``W x`` hoisted out of the time loop.
+
+    In training, ``W x_t`` of all T steps is one matmul ``[B*T, F] x [F, U]`` before the loop,
+    and the loop (a ``tf.while_loop`` over time) runs only :meth:`SNUCell.recur` on the
+    projections: one large product instead of T small ones, forward and backward, and a loop
+    body of a few elementwise ops, which XLA fuses. Everything else (inference, masks,
+    initial states, ``return_state``, ``go_backwards``) is the plain Keras loop over the cell's
+    ``call``, which exports are validated against spike for spike: the hoisted product sums in
+    another order (B*T rows instead of B), so its spikes may differ from the step-by-step ones
+    by rounding, which costs training nothing.
+
+    It is named ``RNN`` because Keras 3 weight files address a layer by its class name, so
+    SNU checkpoints keep their ``layers/rnn*`` paths and load under either class.
+    """
+
+    def call(self, sequences, mask=None, training=None, initial_state=None, **kwargs):  # Keras 3's names
+        hoist = (training is True and mask is None and initial_state is None and not kwargs
+                 and isinstance(self.cell, SNUCell)
+                 and not (self.return_state or self.go_backwards or self.stateful))
+        if not hoist:
+            return super().call(sequences, mask=mask, training=training, initial_state=initial_state, **kwargs)
+        cell = self.cell
+        x = tf.cast(sequences, cell.kernel.dtype)
+        shape = tf.shape(x)
+        projected = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), cell.kernel)  # [B*T, U]
+        projected = tf.transpose(tf.reshape(projected, [shape[0], shape[1], cell.units]), [1, 0, 2])
+        steps = tf.TensorArray(projected.dtype, size=shape[1]).unstack(projected)
+
+        def step(t, states, spikes):
+            y, states = cell.recur(steps.read(t), states)
+            return t + 1, states, spikes.write(t, y)
+
+        zeros = tf.zeros([shape[0], cell.units], projected.dtype)
+        _, _, spikes = tf.while_loop(lambda t, *_: t < shape[1], step,
+                                     (0, [zeros, zeros], tf.TensorArray(projected.dtype, size=shape[1])),
+                                     maximum_iterations=shape[1])
+        spikes = spikes.stack()  # [T, B, U]
+        return tf.transpose(spikes, [1, 0, 2]) if self.return_sequences else spikes[-1]
+
+
 def SNU(units, decay=0.8, g="identity", activation="step",
         recurrent=False, lateral_inhibition=False, **rnn_kwargs):
-    """A Keras ``RNN`` layer around an :class:`SNUCell` (neuroaikit's ``aitf.layers.SNU``).
+    """An :class:`RNN` layer around an :class:`SNUCell` (neuroaikit's ``aitf.layers.SNU``).
 
     RNN arguments such as ``return_sequences`` and ``name`` pass through. The soft sSNU is
     ``activation="sigmoid"``.
     """
     cell = SNUCell(units, decay=decay, g=g, activation=activation, recurrent=recurrent,
                    lateral_inhibition=lateral_inhibition)
-    return keras.layers.RNN(cell, **rnn_kwargs)
+    return RNN(cell, **rnn_kwargs)
 
 
 def sSNU(units, **kwargs):

@@ -6,7 +6,6 @@ and casts per batch, so a full 60k x 20 x 784 run holds ~1 GB of spikes, not ~4 
 
 from __future__ import annotations
 
-import logging
 import platform
 import sys
 import time
@@ -15,9 +14,8 @@ import numpy as np
 
 from . import __version__
 from .encoding import Encoding
+from .errors import ConfigurationError
 from .spec import ModelSpec, Recipe
-
-log = logging.getLogger("snudeploy.train")
 
 # Datasets may carry their own defaults; MNIST and Fashion-MNIST use the seed recipe exactly.
 # Digits has 64 inputs instead of 784: with the seed's 6 spikes per pixel the encoding noise
@@ -33,66 +31,175 @@ def dataset_defaults(dataset: str | None) -> tuple[Encoding, Recipe]:
 
 
 def batches(spikes: np.ndarray, labels: np.ndarray, classes: int, batch_size: int,
-            shuffle: bool = False, seed: int = 0):
-    """A ``tf.data.Dataset`` of (float32 spikes [B, T, F], one-hot [B, C]) batches."""
+            shuffle: bool = False, seed: int = 0, shard: tuple[int, int, int] | None = None, chunk: int = 20):
+    """A ``tf.data.Dataset`` of (float32 spikes [B, T, F], one-hot [B, C]) batches.
+
+    Each epoch draws a new permutation (``default_rng(seed)``, one per epoch); a batch is a
+    sorted slice of it. The Python generator hands over ``chunk`` batches at a time, which
+    TensorFlow splits: one hand-over per batch cost ~2.5 ms of a ~6 ms batch-15 SNU step.
+
+    ``shard = (replicas, first, count)`` gives one input pipeline of distributed training:
+    each global batch (``batch_size x replicas`` samples of the permutation) is cut into
+    per-replica batches, and this pipeline yields those of replicas ``first`` to
+    ``first + count - 1`` in turn. Every pipeline draws the same permutations (same seed);
+    the last ``n mod (batch_size x replicas)`` samples of each permutation are left out, so
+    that all replicas step together.
+    """
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
     n = len(spikes)
+    replicas, first, count = shard or (1, 0, 1)
+    steps = n // (batch_size * replicas)
     eye = np.eye(classes, dtype=np.float32)
 
-    def generate():
+    def generate():  # yields [k, B, T, F] spikes and [k, B, C] labels
         order = rng.permutation(n) if shuffle else np.arange(n)
-        for start in range(0, n, batch_size):
-            index = np.sort(order[start:start + batch_size])
+        rows = order[:steps * batch_size * replicas].reshape(steps, replicas, batch_size)
+        rows = rows[:, first:first + count].reshape(-1, batch_size)
+        for start in range(0, len(rows), chunk):
+            index = np.sort(rows[start:start + chunk], axis=1)
+            yield spikes[index], eye[labels[index]]
+        if shard is None and steps * batch_size < n:
+            index = np.sort(order[steps * batch_size:])[None]
             yield spikes[index], eye[labels[index]]
 
-    signature = (tf.TensorSpec((None,) + spikes.shape[1:], tf.uint8),
-                 tf.TensorSpec((None, classes), tf.float32))
+    signature = (tf.TensorSpec((None, None) + spikes.shape[1:], tf.uint8),
+                 tf.TensorSpec((None, None, classes), tf.float32))
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
+    dataset = dataset.flat_map(lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size) if shard is None
+                                                                     else steps * count))
     return dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(4)
 
 
-def compile_model(model, recipe: Recipe):
+def fit_settings(spec: ModelSpec, distributed: bool = False) -> dict:
+    """How ``fit`` runs ``spec``: ``model.compile`` settings (measured in docs/training-speed.md).
+
+    * ``steps_per_execution``: 20 steps per call into TensorFlow spare Keras' per-call
+      overhead (a batch-15 SNU step took 7.7 ms one per call, 5.9 ms ten per call).
+    * ``jit_compile``: XLA fuses the few elementwise ops of each SNU time step, forward and
+      backward, into one kernel. Keras' LSTM steps are slower under it on this CPU, so the
+      LSTM baseline runs without; so does distributed training ("Collectives are not yet
+      implemented for CPU devices when compiling with XLA", TensorFlow 2.21).
+
+    Evaluation compiles with none of these: it keeps TensorFlow's plain kernels, the
+    arithmetic exports are validated against.
+    """
+    return {"jit_compile": spec.model == "snu" and not distributed, "steps_per_execution": 20}
+
+
+def compile_model(model, recipe: Recipe, settings: dict | None = None):
+    """Compile ``model`` with the recipe's optimizer and loss, and ``settings`` (e.g. :func:`fit_settings`)."""
     import tensorflow as tf
 
     keras = tf.keras
     optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
     model.compile(optimizer=optimizers[recipe.optimizer](learning_rate=recipe.lr), loss=recipe.loss,
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], **(settings or {}))
     return model
 
 
-def train(spec: ModelSpec, data, verbose: int = 1, model=None):
-    """Train ``spec`` on ``data`` = (x_train, y_train, x_test, y_test); return (model, metrics)."""
+class Training:
+    """One network's training run, advanced epoch by epoch.
+
+    :func:`train` runs it to the end in one go; ``snudeploy bench train`` advances an SNU and
+    an LSTM one epoch each in turn, so that both see the same machine; distributed training
+    (:mod:`snudeploy.distributed`) passes its ``tf.distribute`` strategy, in whose scope the
+    model is built and compiled, and whose input pipelines each read their shard of every
+    global batch (``recipe.batch_size`` per replica). The data are encoded and the model is
+    built (seeded) and compiled with :func:`fit_settings` on construction.
+    """
+
+    def __init__(self, spec: ModelSpec, data, verbose: int = 0, strategy=None):
+        import contextlib
+
+        import tensorflow as tf
+
+        from .checkpoint import build_model
+
+        recipe = spec.recipe
+        x_train, y_train, x_test, y_test = data
+        if recipe.limit:
+            x_train, y_train = x_train[:recipe.limit], y_train[:recipe.limit]
+        tf.keras.utils.set_random_seed(recipe.seed)
+        self.spec, self.verbose = spec, verbose
+        self.train_spikes = spec.encoding.encode(x_train, "train")
+        self.test_spikes, self.y_test = spec.encoding.encode(x_test, "test"), y_test
+        self.settings = fit_settings(spec, distributed=strategy is not None)
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            self.model = compile_model(build_model(spec), recipe, self.settings)
+        feed = (self.train_spikes, y_train, spec.classes, recipe.batch_size, True, recipe.seed)
+        if strategy is None:
+            self.steps, self.dataset = None, batches(*feed)  # steps per epoch: the dataset's length
+        else:
+            replicas = strategy.num_replicas_in_sync
+            self.steps = len(self.train_spikes) // (recipe.batch_size * replicas)
+            if not self.steps:
+                raise ConfigurationError(f"The global batch ({recipe.batch_size} per replica x {replicas} replicas) "
+                                         f"is larger than the {len(self.train_spikes)} training samples.")
+            # Repeated: with steps_per_epoch, tf-keras keeps one iterator for all epochs.
+            self.dataset = strategy.distribute_datasets_from_function(lambda context: batches(*feed, shard=(
+                replicas, context.input_pipeline_id * (replicas // context.num_input_pipelines),
+                replicas // context.num_input_pipelines)).repeat())
+        self.epoch_seconds: list[float] = []
+        self.history: dict[str, list[float]] = {}
+        self.train_seconds = 0.0
+
+    def fit(self, epochs: int, callbacks: tuple = ()) -> None:
+        """Train ``epochs`` more epochs (with extra Keras ``callbacks``)."""
+        done = len(self.epoch_seconds)
+        start = time.perf_counter()
+        history = self.model.fit(self.dataset, initial_epoch=done, epochs=done + epochs, steps_per_epoch=self.steps,
+                                 shuffle=False, verbose=self.verbose,
+                                 callbacks=[*callbacks, epoch_timer(self.epoch_seconds)])
+        self.train_seconds += time.perf_counter() - start
+        for key, values in history.history.items():
+            self.history.setdefault(key, []).extend(round(float(v), 6) for v in values)
+
+    def finish(self):
+        """Evaluate on the test split; return (model, metrics).
+
+        The model is a weights-only copy compiled without :func:`fit_settings`: inference
+        runs TensorFlow's plain kernels, the arithmetic exports are validated against.
+        """
+        from .checkpoint import build_model
+
+        model = build_model(self.spec)
+        model.set_weights(self.model.get_weights())
+        compile_model(model, self.spec.recipe)
+        metrics = evaluate(model, self.spec, self.test_spikes, self.y_test, verbose=self.verbose)
+        epochs = len(self.epoch_seconds)
+        metrics.update({
+            "train_seconds": round(self.train_seconds, 3),
+            "train_samples": int(len(self.train_spikes)),
+            "train_samples_per_second": round(len(self.train_spikes) * epochs / self.train_seconds, 1),
+            "epoch_seconds": self.epoch_seconds,
+            "history": self.history,
+            "versions": versions(),
+        })
+        return model, metrics
+
+
+def epoch_timer(seconds: list[float]):
+    """A Keras callback that appends each epoch's wall time to ``seconds``."""
     import tensorflow as tf
 
-    from .checkpoint import build_model
+    class EpochTimer(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
 
-    recipe = spec.recipe
-    x_train, y_train, x_test, y_test = data
-    if recipe.limit:
-        x_train, y_train = x_train[:recipe.limit], y_train[:recipe.limit]
-    tf.keras.utils.set_random_seed(recipe.seed)
-    train_spikes = spec.encoding.encode(x_train, "train")
-    test_spikes = spec.encoding.encode(x_test, "test")
-    model = model if model is not None else build_model(spec)
-    compile_model(model, recipe)
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(round(time.perf_counter() - self.start, 3))
 
-    start = time.perf_counter()
-    history = model.fit(batches(train_spikes, y_train, spec.classes, recipe.batch_size, True, recipe.seed),
-                        epochs=recipe.epochs, shuffle=False, verbose=verbose)
-    train_seconds = time.perf_counter() - start
-    metrics = evaluate(model, spec, test_spikes, y_test, verbose=verbose)
-    metrics.update({
-        "train_seconds": round(train_seconds, 3),
-        "train_samples": int(len(train_spikes)),
-        "train_samples_per_second": round(len(train_spikes) * recipe.epochs / train_seconds, 1),
-        "history": {k: [round(float(v), 6) for v in vs] for k, vs in history.history.items()},
-        "versions": versions(),
-    })
-    return model, metrics
+    return EpochTimer()
+
+
+def train(spec: ModelSpec, data, verbose: int = 1):
+    """Train ``spec`` on ``data`` = (x_train, y_train, x_test, y_test); return (model, metrics)."""
+    run = Training(spec, data, verbose)
+    run.fit(spec.recipe.epochs)
+    return run.finish()
 
 
 def train_checkpoint(spec: ModelSpec, data, out, verbose: int = 1) -> dict:
@@ -100,7 +207,7 @@ def train_checkpoint(spec: ModelSpec, data, out, verbose: int = 1) -> dict:
     from .checkpoint import save_checkpoint
 
     model, metrics = train(spec, data, verbose=verbose)
-    spec = spec.replace(metrics={k: v for k, v in metrics.items() if k != "history"})
+    spec = spec.replace(metrics={k: v for k, v in metrics.items() if k not in ("history", "epoch_seconds")})
     save_checkpoint(model, spec, out, metrics)
     return metrics
 

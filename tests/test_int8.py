@@ -6,23 +6,11 @@ import json
 import numpy as np
 import onnx
 import pytest
-from snu_models import model_bytes, snu_layers, spikes
+from snu_models import int8_model_bytes, model_bytes, snu_layers, spikes
 
 from snudeploy.errors import ConfigurationError, InputValueError
 from snudeploy.quantization import int8
 from snudeploy.runtime import Engine, ReferenceEngine, StreamingSession, rollout
-
-
-def _int8(layers, graph, per_channel=True):
-    import dataclasses
-
-    from snudeploy.metadata import METADATA_KEY, parse
-
-    model = int8.quantize_graph(onnx.load_model_from_string(model_bytes(layers, graph)), per_channel)
-    info = parse({p.key: p.value for p in model.metadata_props}[METADATA_KEY])
-    info = info.replace(input=dataclasses.replace(info.input, binary=True))
-    onnx.helper.set_model_props(model, {METADATA_KEY: info.to_json()})
-    return model.SerializeToString()
 
 
 @pytest.mark.parametrize("graph", ["step", "sequence"])
@@ -31,7 +19,7 @@ def _int8(layers, graph, per_channel=True):
                          ids=["basic", "recurrent", "lateral", "identity"])
 def test_onnx_runtime_equals_the_exact_reference_bit_for_bit(graph, per_channel, variant):
     layers = snu_layers([64, 48, 32, 10], seed=3, **variant)
-    payload = _int8(layers, graph, per_channel)
+    payload = int8_model_bytes(layers, graph, per_channel)
     x = spikes(np.random.default_rng(0), (24, 12, 64))
     ours, exact = rollout(Engine(payload), x), rollout(ReferenceEngine(payload), x)
     for layer, value in exact.spikes.items():
@@ -51,7 +39,7 @@ def test_weights_are_int8_on_the_symmetric_grid():
 
 
 def test_graph_multiplies_integers_and_keeps_the_rest_float():
-    model = onnx.load_model_from_string(_int8(snu_layers([16, 12, 4]), "step"))
+    model = onnx.load_model_from_string(int8_model_bytes(snu_layers([16, 12, 4]), "step"))
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("MatMulInteger") == 2 and "MatMul" not in ops
     assert {"Greater", "LeakyRelu", "Sub"} <= set(ops)
@@ -59,7 +47,7 @@ def test_graph_multiplies_integers_and_keeps_the_rest_float():
 
 
 def test_int8_models_take_spikes_only():
-    session = StreamingSession(_int8(snu_layers([16, 12, 4]), "step"))
+    session = StreamingSession(int8_model_bytes(snu_layers([16, 12, 4]), "step"))
     session.open(2)
     session.step(np.ones((2, 16), np.uint8))
     session.step(np.full((2, 16), 2.0))  # whole numbers 0..255 are exact through the Cast to uint8

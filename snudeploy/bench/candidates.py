@@ -38,10 +38,10 @@ class FloorStep:
     bookkeeping and input checks on top; the two rows side by side show what that costs.
     """
 
-    def __init__(self, session: StreamingSession, x: np.ndarray):
+    def __init__(self, engine, x: np.ndarray):
         self._frames = np.ascontiguousarray(x.transpose(1, 0, 2))
-        self._batch = session.engine.bind(x.shape[0])
-        self._run = session.engine.session.run_with_iobinding
+        self._batch = engine.bind(x.shape[0])
+        self._run = engine.session.run_with_iobinding
         self._bindings = self._batch.bindings
         self._t = 0
 

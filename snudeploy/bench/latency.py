@@ -220,7 +220,7 @@ def _ort_candidates(plan: LatencyPlan, threads: int, batch: int) -> list[Candida
                 if mode == "step":
                     floor = {**fields, "label": f"{target.label} (floor)"}
                     candidates.append(Candidate(_row(floor, session.provider, batch, threads, mode, timesteps,
-                                                      "bare IOBinding (floor)"), FloorStep(session, x)))
+                                                      "bare IOBinding (floor)"), FloorStep(session.engine, x)))
     return candidates
 
 

@@ -3,7 +3,8 @@
 * ``latency_vs_batch.png`` - median call latency against batch, one line per model,
   provider and thread count; one panel per mode (step, sequence of T);
 * ``accuracy_vs_timesteps.png`` - the anytime curve of every model;
-* ``spike_raster.png`` - one test sample through a step graph: input and every layer.
+* ``spike_raster.png`` - one test sample through a step graph: input and every layer;
+* ``train_epochs.png`` - seconds of every training epoch of each network (``bench train``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,21 @@ def raster(sample: dict, folder) -> Path:
     _integer_ticks(axes[-1])
     fig.suptitle(f"Spike raster of one test sample ({sample['label']})", fontsize=9)
     return _save(plt, fig, folder, "spike_raster.png")
+
+
+def epochs(records: list[dict], folder) -> Path:
+    """Write ``train_epochs.png``: seconds of each epoch, one group of bars per epoch, one bar per network."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    width = 0.8 / len(records)
+    for i, r in enumerate(records):
+        ax.bar([e + 1 + (i - (len(records) - 1) / 2) * width for e in range(r["epochs"])], r["epoch_seconds"],
+               width=width, label=f"{r['label']} ({r['seconds_per_epoch']:.1f} s/epoch)")
+    ax.set(xlabel="epoch", ylabel="seconds", title=f"Training time per epoch ({records[0]['dataset']})")
+    _integer_ticks(ax)
+    ax.grid(True, axis="y", linewidth=0.3)
+    ax.legend(fontsize=7)
+    return _save(plt, fig, folder, "train_epochs.png")
 
 
 def _integer_ticks(ax) -> None:

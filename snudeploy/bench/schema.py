@@ -1,14 +1,15 @@
-"""The JSON that ``snudeploy bench latency|accuracy|serve --json`` writes, declared as data.
+"""The JSON that ``snudeploy bench latency|accuracy|serve|train --json`` writes, declared as data.
 
 One document per run::
 
-    {"schema_version": 1, "kind": "latency" | "accuracy" | "serve",
+    {"schema_version": 1, "kind": "latency" | "accuracy" | "serve" | "train" | "profile",
      "settings": {...the run's options...}, "environment": {...see ENVIRONMENT...},
-     "records": [{...one row of the table, see LATENCY / ACCURACY / SERVE...}, ...],
+     "records": [{...one row of the table, see LATENCY / ACCURACY / SERVE / TRAIN / PROFILE...}, ...],
      "warnings": ["...", ...]}
 
-Every record names what ran (``model``, ``format``, ``provider``, ``batch``, ``threads``
-and the other fields of ``COMMON``) and its figures. ``schema_version`` changes when a
+Every record of an exported model names what ran (``model``, ``format``, ``provider``,
+``batch``, ``threads`` and the other fields of ``COMMON``) and its figures; a ``train``
+record, where nothing is exported, names the network and its recipe instead. ``schema_version`` changes when a
 field is removed or changes meaning; new fields may appear without a version change, so
 readers should ignore keys they do not know. :func:`validate` checks a document against
 these declarations (the tests use it on real output).
@@ -19,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
-KINDS = ("latency", "accuracy", "serve")
+KINDS = ("latency", "accuracy", "serve", "train", "profile")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,40 @@ SERVE = COMMON + (
     Field("throughput", float, "stream-steps per second: stream_steps / seconds"),
 )
 
+TRAIN = (
+    Field("label", str, "short name used in tables and plots"),
+    Field("network", str, "'snu', or 'lstm' for the same-size LSTM baseline"),
+    Field("units", list, "units per layer, output layer last"),
+    Field("parameters", int, "trainable weights (an LSTM layer has four gates)"),
+    Field("dataset", str, "dataset trained on"),
+    Field("train_samples", int, "training samples per epoch"),
+    Field("test_samples", int, "test samples of test_accuracy"),
+    Field("timesteps", int, "T of the rate encoding"),
+    Field("batch", int, "samples per training step (per replica)"),
+    Field("optimizer", str, "'sgd' or 'adam'"),
+    Field("lr", float, "learning rate"),
+    Field("framework", str, "'tensorflow' (Keras: see settings.keras)"),
+    Field("xla", bool, "training steps compiled with XLA (jit_compile)"),
+    Field("steps_per_execution", int, "training steps per call into TensorFlow"),
+    Field("epochs", int, "epochs trained"),
+    Field("epoch_seconds", list, "wall time of each epoch, seconds; the first includes tracing and compilation"),
+    Field("seconds_per_epoch", float, "median of epoch_seconds"),
+    Field("samples_per_second", float, "train_samples / seconds_per_epoch"),
+    Field("test_accuracy", float, "accuracy on the test split after the last epoch"),
+    Field("ratio_to_snu", float, "seconds_per_epoch / the SNU row's: the LSTM row's is the LSTM/SNU epoch-time ratio"),
+    Field("noisy", bool, "epochs after the first differ by over 1.5x: the machine was busy"),
+)
+
+PROFILE = COMMON + (
+    Field("part", str, "an operator type, 'ONNX Runtime around the kernels', or one of the two whole-call rows"),
+    Field("kind", str, "'operator': the kernels of that type; 'onnxruntime': the profiled call minus all kernels "
+                       "(ONNX Runtime's per-call and per-node work, and the profiler's own); 'call': a whole call"),
+    Field("nodes", int, "nodes of that operator type (the profiled call: all nodes run)", nullable=True),
+    Field("us_per_call", float, "microseconds per call: the sum over the nodes of each node's median kernel time; "
+                                "for 'call' rows the median call"),
+    Field("share", float, "us_per_call / the profiled call's median; null for 'call' rows", nullable=True),
+)
+
 ENVIRONMENT = (
     Field("cpu_model", str, "CPU model name from /proc/cpuinfo (platform.processor() elsewhere)"),
     Field("vector_extensions", list, "SIMD extensions ONNX Runtime's kernels depend on (AVX2, AVX-512F, "
@@ -126,14 +161,14 @@ ENVIRONMENT = (
 
 DOCUMENT = (
     Field("schema_version", int, "SCHEMA_VERSION of the writer"),
-    Field("kind", str, "'latency', 'accuracy' or 'serve'"),
+    Field("kind", str, "'latency', 'accuracy', 'serve', 'train' or 'profile'"),
     Field("settings", dict, "the options of the run"),
     Field("environment", dict, "the machine and software, see ENVIRONMENT"),
-    Field("records", list, "one object per table row, see LATENCY, ACCURACY or SERVE"),
+    Field("records", list, "one object per table row, see LATENCY, ACCURACY, SERVE, TRAIN or PROFILE"),
     Field("warnings", list, "noise and other warnings, one string each"),
 )
 
-RECORDS = {"latency": LATENCY, "accuracy": ACCURACY, "serve": SERVE}
+RECORDS = {"latency": LATENCY, "accuracy": ACCURACY, "serve": SERVE, "train": TRAIN, "profile": PROFILE}
 
 
 def validate(document: dict) -> list[str]:

@@ -66,6 +66,23 @@ def serve(records: list[dict]) -> str:
     return render(header, body, "lllrrrrrrrrl")
 
 
+def train(records: list[dict]) -> str:
+    """One line per network: size, recipe, seconds per epoch, throughput, accuracy, epoch time over the SNU's."""
+    header = ["network", "units", "weights", "batch", "epochs", "s/epoch", "samples/s", "test acc", "time / SNU"]
+    body = [[r["label"] + (" !" if r["noisy"] else ""), "-".join(map(str, r["units"])), f"{r['parameters']:,}",
+             str(r["batch"]), str(r["epochs"]), f"{r['seconds_per_epoch']:.1f}", f"{r['samples_per_second']:,.0f}",
+             f"{r['test_accuracy']:.4f}", f"{r['ratio_to_snu']:.2f}"] for r in records]
+    return render(header, body, "llrrrrrrr")
+
+
+def profile(records: list[dict]) -> str:
+    """One line per operator type, then ONNX Runtime's own share, then the whole call profiled and not."""
+    header = ["part", "nodes", "µs per call", "share"]
+    body = [[r["part"], "-" if r["nodes"] is None else str(r["nodes"]), f"{r['us_per_call']:.2f}",
+             "-" if r["share"] is None else f"{100 * r['share']:.1f} %"] for r in records]
+    return render(header, body, "lrrr")
+
+
 def _anytime_steps(timesteps: int) -> list[int]:
     return sorted({max(1, timesteps // 4), max(1, timesteps // 2), timesteps})
 

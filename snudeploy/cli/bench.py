@@ -28,7 +28,7 @@ def _report(document: dict, table: str, json_path) -> None:
 
 @click.group()
 def bench():
-    """Measure exported models: latency (with TensorFlow and LSTM baselines), accuracy, serving on Triton."""
+    """Measure exported models: latency (with TensorFlow and LSTM baselines), accuracy, a per-operator profile, serving on Triton, training speed."""
 
 
 @bench.command()
@@ -113,6 +113,38 @@ def accuracy(models, dataset, data, limit, tf_checkpoint, json_path, plot_dir):
             click.echo(f"Plot: {plots.raster(result.raster, plot_dir)}")
 
 
+@bench.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path), metavar="MODEL.onnx")
+@click.option("--batch", type=count("batch"), default=1, show_default=True, metavar="B",
+              help="Streams stepped together (step graphs) or sequences per call (sequence graphs).")
+@click.option("--threads", type=count("threads"), default=1, show_default=True, metavar="N",
+              help="ONNX Runtime intra-op threads.")
+@click.option("--provider", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
+              help="ONNX Runtime provider; one this machine cannot run is an error (no fallback).")
+@click.option("--warmup", type=click.IntRange(0, 100_000), default=200, show_default=True, metavar="N",
+              help="Untimed calls before timing (and before the profile is read).")
+@click.option("--iters", type=click.IntRange(1, 1_000_000), default=2000, show_default=True, metavar="N",
+              help="Timed calls, unprofiled and then profiled.")
+@json_option
+def profile(model, batch, threads, provider, warmup, iters, json_path):
+    """Where one call of MODEL.onnx spends its time, from ONNX Runtime's own profiler.
+
+    Runs the model's bare call (the floor row of `bench latency`: a bound step of a step
+    graph, or one whole sequence of a sequence graph), first unprofiled, then with ONNX
+    Runtime's profiler, and prints the median kernel time summed per operator type, what
+    ONNX Runtime spends around the kernels (per call and per node, including the
+    profiler's own cost), and both whole calls.
+    """
+    from ..bench import profile as bench_profile
+    from ..bench import tables
+
+    check_outputs((json_path, "file"))
+    document = bench_profile.profile(model, batch, threads, provider, iters, warmup)
+    settings = document["settings"]
+    _report(document, f"{model}: batch {settings['batch']}, {settings['threads']} thread(s), "
+            f"{settings['iters']} calls\n" + tables.profile(document["records"]), json_path)
+
+
 @bench.command(name="serve")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path), metavar="MODEL.onnx")
 @click.option("--sequences", type=count("batch"), default=32, show_default=True, metavar="N",
@@ -146,3 +178,37 @@ def serve_bench(model, sequences, steps, duration, instances, max_batch, strateg
         document = bench_serve.run(plan, on_row=lambda: bar.update(1))
     _report(document, f"{plan.sequences} sequences x {plan.steps} steps, cap {plan.duration:g} s per row\n"
             + tables.serve(document["records"]), json_path)
+
+
+@bench.command(name="train")
+@dataset_option(default="fashion-mnist", help="Dataset to train on.")
+@data_option
+@click.option("--epochs", type=click.IntRange(1, 100_000), metavar="N", help="Epochs per network [dataset default].")
+@click.option("--limit", type=count("samples"), metavar="N", help="Train on the first N training samples only.")
+@json_option
+@plot_option
+def train_bench(dataset, data, epochs, limit, json_path, plot_dir):
+    """Time training epochs of the SNU and of the same-size LSTM, with one recipe, in one run.
+
+    Both networks train with the dataset's defaults (Fashion-MNIST: the seed recipe,
+    784-250-250-10, batch 15) on the same batches, through the code of `snudeploy train`;
+    their epochs alternate so that other load on the machine falls on both. Prints seconds
+    per epoch (median), samples/s, test accuracy and each epoch time over the SNU's.
+    """
+    from ..bench import train as bench_train
+    from ..bench import tables
+    from ..extras import require
+
+    check_outputs((json_path, "file"), (plot_dir, "folder"))
+    require("train", "bench train")
+    if plot_dir is not None:
+        require("plots", "--plot")
+    plan = bench_train.plan(dataset, data, epochs, limit)
+    with progress("epochs", len(plan.specs) * plan.specs[0].recipe.epochs) as bar:
+        document = bench_train.run(plan, on_epoch=lambda: bar.update(1))
+    records = document["records"]
+    _report(document, tables.train(records) + f"\nLSTM/SNU epoch-time ratio: {records[-1]['ratio_to_snu']:.2f}",
+            json_path)
+    if plot_dir is not None:
+        from ..bench import plots
+        click.echo(f"Plot: {plots.epochs(records, plot_dir)}")

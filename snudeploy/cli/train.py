@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..activation_table import STATE_NAMES
+from ..distributed import MAX_WORKERS, STRATEGIES
 from ..spec import CELLS, MODELS, OPTIMIZERS
 from .options import check_outputs, count, data_option, dataset_option, int_list
 
@@ -35,29 +36,46 @@ from .options import check_outputs, count, data_option, dataset_option, int_list
 @click.option("--max-spikes", type=click.FloatRange(0), metavar="K",
               help="Expected spikes over T for a pixel of value 1 [dataset default].")
 @click.option("--epochs", type=click.IntRange(1, 100_000), metavar="N", help="Training epochs [dataset default].")
-@click.option("--batch-size", type=count("batch"), metavar="N", help="Batch size [dataset default].")
+@click.option("--batch-size", type=count("batch"), metavar="N",
+              help="Batch size per replica [dataset default]; distributed, the global batch is N x replicas.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer [dataset default].")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), metavar="LR", help="Learning rate [dataset default].")
 @click.option("--limit", type=count("samples"), metavar="N", help="Train on the first N training samples only.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed for weights, shuffling and encoding.")
+@click.option("--distribute", type=click.Choice(STRATEGIES),
+              help="Train with tf.distribute under tf-keras: multi-worker reads the cluster from TF_CONFIG (run the "
+                   "same command on every worker; the chief writes --out), mirrored uses this machine's devices. "
+                   "See docs/distributed.md.")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), metavar="N",
+              help="Start N local multi-worker processes on loopback ports (tries --distribute on one machine).")
+@click.option("--backup-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="With --distribute or --workers: back the training state up after every epoch; the same command "
+                   "run again resumes after the last finished epoch.")
 @click.option("--quiet", is_flag=True, help="No per-epoch progress.")
 def train(dataset, data, out, model, hidden, cell, decay, g, recurrent, lateral_inhibition, timesteps,
-          max_spikes, epochs, batch_size, optimizer, lr, limit, seed, quiet):
+          max_spikes, epochs, batch_size, optimizer, lr, limit, seed, distribute, workers, backup_dir, quiet):
     """Train a network and write a checkpoint with its metrics.
 
     Defaults are the neuroaikit seed recipe (SNU 250-250-C, T=20, 6 spikes, decay 0.9,
     leaky ReLU, MSE on the mean output rate, SGD 0.5, batch 15, 3 epochs); the digits
-    dataset defaults to 15 spikes and Adam 3e-3 for 20 epochs (see docs/training.md).
+    dataset defaults to 15 spikes and Adam 3e-3 for 20 epochs (see docs/training.md). The
+    batch is per replica: distributed over R replicas, a step takes R x 15 samples.
     """
-    from .. import datasets
+    from .. import datasets, distributed
+    from ..errors import ConfigurationError
     from ..extras import require
     from ..spec import ModelSpec
 
+    distributing = bool(distribute or workers)
+    if distributing:
+        distributed.check(distribute, workers)
+    elif backup_dir is not None:
+        raise ConfigurationError("--backup-dir goes with --distribute or --workers.")
     require("train", "Training")
     from ..training import dataset_defaults, keras_verbosity, train_checkpoint
 
-    check_outputs((out, "folder"))
+    check_outputs((out, "folder"), (backup_dir, "folder"))
     encoding, recipe = dataset_defaults(dataset)
     encoding = dataclasses.replace(encoding, seed=seed, **_given(timesteps=timesteps, max_spikes=max_spikes))
     recipe = dataclasses.replace(recipe, seed=seed, **_given(epochs=epochs, batch_size=batch_size,
@@ -68,8 +86,19 @@ def train(dataset, data, out, model, hidden, cell, decay, g, recurrent, lateral_
                      lateral_inhibition=lateral_inhibition, dataset=dataset, encoding=encoding, recipe=recipe)
     click.echo(f"Training {model.upper()} {'-'.join(map(str, spec.units))} on {dataset} "
                f"({min(len(x_train), limit or len(x_train))} train / {len(x_test)} test), "
-               f"{recipe.epochs} epochs, {recipe.optimizer} lr={recipe.lr}, batch {recipe.batch_size}.", err=True)
-    metrics = train_checkpoint(spec, (x_train, y_train, x_test, y_test), out, verbose=0 if quiet else keras_verbosity())
+               f"{recipe.epochs} epochs, {recipe.optimizer} lr={recipe.lr}, batch {recipe.batch_size}"
+               f"{' per replica' if distributing else ''}.", err=True)
+    verbose = 0 if quiet else keras_verbosity()
+    if not distributing:
+        metrics = train_checkpoint(spec, (x_train, y_train, x_test, y_test), out, verbose=verbose)
+    else:
+        metrics = distributed.train(spec, out, distribute, workers, data, backup_dir, verbose=min(verbose, 2))
+        if metrics is None:
+            click.echo("This worker has finished; the chief writes the checkpoint.")
+            return
+        d = metrics["distribution"]
+        click.echo(f"{d['strategy']}: {d['replicas']} replica{'s' if d['replicas'] > 1 else ''} x batch "
+                   f"{d['batch_per_replica']} = global batch {d['global_batch']}")
     click.echo(f"test accuracy {metrics['test_accuracy']:.4f}  loss {metrics['test_loss']:.5f}  "
                f"train {metrics['train_seconds']:.1f} s  eval {metrics['eval_seconds']:.2f} s")
     if metrics["mean_spikes_per_sample"]:

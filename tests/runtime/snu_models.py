@@ -13,6 +13,8 @@ import onnx
 
 from snudeploy import metadata
 from snudeploy.converters import customop
+from snudeploy.converters.step import build_step
+from snudeploy.converters.unrolled import build_unrolled
 from snudeploy.encoding import Encoding
 from snudeploy.converters.network import SNULayerParams
 
@@ -36,8 +38,14 @@ def snu_layers(sizes, seed=0, *, decay=0.9, g="leaky_relu", activation="step", r
 
 def model_bytes(layers, graph="step", *, timesteps=None, format="customop", encoding=ENCODING,
                 dataset=None, quantization=None, schema_version=None) -> bytes:
-    """Serialized customop model of ``layers`` carrying snudeploy metadata."""
-    model = customop.build(layers, graph, OPSET, timesteps)
+    """Serialized model of ``layers`` carrying snudeploy metadata: built by the ``step`` or
+    ``unrolled`` builder for those formats, else as a customop graph (``graph`` step or sequence)."""
+    if format == "step":
+        model = build_step(layers, OPSET)
+    elif format == "unrolled":
+        model = build_unrolled(layers, OPSET, timesteps)
+    else:
+        model = customop.build(layers, graph, OPSET, timesteps)
     if isinstance(encoding, dict):
         encoding = Encoding.from_dict(encoding)
     if isinstance(quantization, dict):
@@ -55,3 +63,16 @@ def model_bytes(layers, graph="step", *, timesteps=None, format="customop", enco
 def spikes(rng, shape, p=0.3) -> np.ndarray:
     """Random uint8 spikes of ``shape``."""
     return (rng.random(shape) < p).astype(np.uint8)
+
+
+def int8_model_bytes(layers, graph="step", per_channel=True, **kwargs) -> bytes:
+    """The model of :func:`model_bytes` with integer MatMuls (snudeploy's int8 graph), taking spikes."""
+    import dataclasses
+
+    from snudeploy.quantization import int8
+
+    model = int8.quantize_graph(onnx.load_model_from_string(model_bytes(layers, graph, **kwargs)), per_channel)
+    info = metadata.parse({p.key: p.value for p in model.metadata_props}[metadata.METADATA_KEY])
+    info = info.replace(input=dataclasses.replace(info.input, binary=True))
+    onnx.helper.set_model_props(model, {metadata.METADATA_KEY: info.to_json()})
+    return model.SerializeToString()
