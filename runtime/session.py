@@ -66,6 +66,9 @@ class StreamingSession:
         run_timeout: seconds one ONNX Runtime call may take; a longer call is stopped and
             raises :class:`~snudeploy.errors.RunTimeoutError` (None: no limit).
         trust_operators: run operators snudeploy's exporters do not emit (your own graphs).
+        spinning: let ONNX Runtime's idle intra-op threads spin between calls (its default:
+            lowest latency for one busy session); False frees the cores for other work, which
+            is faster where several multi-threaded sessions share few cores.
 
     Raises:
         ModelFileError: missing, corrupt, foreign or untrusted file, or metadata from a newer
@@ -76,8 +79,8 @@ class StreamingSession:
 
     def __init__(self, path_or_bytes: str | os.PathLike | bytes, providers: str | list[str] = "cpu",
                  threads: int | None = None, graph_optimization_level: str = "all", io_binding: bool = True,
-                 run_timeout: float | None = None, trust_operators: bool = False):
-        settings = SessionSettings(providers, threads, graph_optimization_level)
+                 run_timeout: float | None = None, trust_operators: bool = False, spinning: bool = True):
+        settings = SessionSettings(providers, threads, graph_optimization_level, bool(spinning))
         self._engine = Engine(path_or_bytes, settings, run_timeout, trust_operators)
         self._model = self._engine.model
         self._features = self._model.info.features

@@ -73,8 +73,12 @@ class StreamStep:
 
 
 def streaming_session(model, provider: str, threads: int) -> StreamingSession:
-    """A session on exactly ``provider`` ("cpu"/"cuda"): a benchmark must not fall back silently."""
-    session = StreamingSession(model, providers=[PROVIDERS[provider]], threads=threads)
+    """A session on exactly ``provider`` ("cpu"/"cuda"): a benchmark must not fall back silently.
+
+    Multi-threaded sessions do not spin: rows are timed interleaved, and an idle session's
+    spinning workers would take the cores from the session being timed.
+    """
+    session = StreamingSession(model, providers=[PROVIDERS[provider]], threads=threads, spinning=threads == 1)
     if session.provider != PROVIDERS[provider]:
         raise ProviderError(f"Asked ONNX Runtime for {PROVIDERS[provider]}, but it runs {session.provider}; "
                             "a benchmark does not fall back.")

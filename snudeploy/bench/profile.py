@@ -50,7 +50,8 @@ def profile(model: str | Path, batch: int = 1, threads: int = 1, provider: str =
     batch = arguments.limited(batch, "batch", "batch")
     iters = arguments.integer(iters, "iters", 1, 1_000_000)
     warmup = arguments.integer(warmup, "warmup", 0, 100_000)
-    settings = SessionSettings([PROVIDERS[arguments.choice(provider, "provider", PROVIDERS)]], threads, strict=True)
+    settings = SessionSettings([PROVIDERS[arguments.choice(provider, "provider", PROVIDERS)]], threads,
+                               spinning=threads == 1, strict=True)  # interleaved sessions: see streaming_session
     engine = Engine(model, settings)
     proto = _proto(engine.model.payload)
     shapes = _shapes(proto, batch, engine)
@@ -99,8 +100,8 @@ class _OneNode:
         graph = helper.make_graph([node], "piece", [a_info], [helper.make_tensor_value_info("y", y_type, None)],
                                   list(initializers))
         piece = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        self._session = create_session(piece.SerializeToString(), SessionSettings(settings.providers,
-                                                                                  settings.threads), "a piece")
+        self._session = create_session(piece.SerializeToString(), SessionSettings(
+            settings.providers, settings.threads, spinning=settings.spinning), "a piece")
         self._a = a
         self._binding = self._session.io_binding()
         self._binding.bind_cpu_input("a", a)

@@ -73,3 +73,12 @@ def test_session_options_and_optimisation_levels_do_not_change_results(step_byte
                for level in ("disable", "basic", "extended", "all")]
     for rates in results[1:]:
         np.testing.assert_allclose(rates, results[0], atol=1e-6)
+
+
+def test_spinning_off_reaches_onnx_runtime_and_changes_no_result(step_bytes):
+    x = (np.random.default_rng(0).random((3, 6, 16)) < 0.3).astype(np.uint8)
+    quiet = StreamingSession(step_bytes, threads=2, spinning=False)
+    assert quiet.engine.settings.spinning is False and StreamingSession(step_bytes).engine.settings.spinning
+    assert quiet.engine.session.get_session_options().get_session_config_entry(
+        "session.intra_op.allow_spinning") == "0"
+    np.testing.assert_allclose(quiet.run(x), StreamingSession(step_bytes, threads=2).run(x), atol=1e-6)
