@@ -74,7 +74,7 @@ def batches(spikes: np.ndarray, labels: np.ndarray, classes: int, batch_size: in
 
 
 def fit_settings(spec: ModelSpec, distributed: bool = False) -> dict:
-    """How ``fit`` runs ``spec``: ``model.compile`` settings (measured in docs/training-speed.md).
+    """How ``fit`` runs ``spec``: ``model.compile`` settings (why: docs/training.md, Speed).
 
     * ``steps_per_execution``: 20 steps per call into TensorFlow spare Keras' per-call
       overhead (a batch-15 SNU step took 7.7 ms one per call, 5.9 ms ten per call).

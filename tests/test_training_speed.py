@@ -1,4 +1,4 @@
-"""The training fast path: hoisted W x, chunked input pipeline, compile settings (docs/training-speed.md).
+"""The training fast path: hoisted W x, chunked input pipeline, compile settings (docs/training.md#speed).
 
 The hoisted path must compute what the cell computes (outputs equal, gradients equal to
 float rounding), leave inference on the plain Keras loop that exports are validated

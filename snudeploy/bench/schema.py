@@ -135,13 +135,14 @@ TRAIN = (
 )
 
 PROFILE = COMMON + (
-    Field("part", str, "an operator type, 'ONNX Runtime around the kernels', or one of the two whole-call rows"),
-    Field("kind", str, "'operator': the kernels of that type; 'onnxruntime': the profiled call minus all kernels "
-                       "(ONNX Runtime's per-call and per-node work, and the profiler's own); 'call': a whole call"),
-    Field("nodes", int, "nodes of that operator type (the profiled call: all nodes run)", nullable=True),
-    Field("us_per_call", float, "microseconds per call: the sum over the nodes of each node's median kernel time; "
-                                "for 'call' rows the median call"),
-    Field("share", float, "us_per_call / the profiled call's median; null for 'call' rows", nullable=True),
+    Field("part", str, "what the row accounts for: the empty call, one matrix product (with its shapes), the other "
+                       "nodes, or the whole bare call"),
+    Field("kind", str, "'call': an empty one-node call (any call's cost); 'product': one MatMul/Gemm/MatMulInteger "
+                       "alone, minus the empty call; 'rest': the bare call minus all rows above it; 'total': the "
+                       "bare call"),
+    Field("nodes", int, "nodes the row covers"),
+    Field("us_per_call", float, "median microseconds per call, timed interleaved with the other parts"),
+    Field("share", float, "us_per_call / the bare call's median"),
 )
 
 ENVIRONMENT = (

@@ -122,18 +122,18 @@ def accuracy(models, dataset, data, limit, tf_checkpoint, json_path, plot_dir):
 @click.option("--provider", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
               help="ONNX Runtime provider; one this machine cannot run is an error (no fallback).")
 @click.option("--warmup", type=click.IntRange(0, 100_000), default=200, show_default=True, metavar="N",
-              help="Untimed calls before timing (and before the profile is read).")
+              help="Untimed calls of each part before timing.")
 @click.option("--iters", type=click.IntRange(1, 1_000_000), default=2000, show_default=True, metavar="N",
-              help="Timed calls, unprofiled and then profiled.")
+              help="Timed calls of each part, interleaved.")
 @json_option
 def profile(model, batch, threads, provider, warmup, iters, json_path):
-    """Where one call of MODEL.onnx spends its time, from ONNX Runtime's own profiler.
+    """Where one call of MODEL.onnx spends its time, by taking the graph apart.
 
-    Runs the model's bare call (the floor row of `bench latency`: a bound step of a step
-    graph, or one whole sequence of a sequence graph), first unprofiled, then with ONNX
-    Runtime's profiler, and prints the median kernel time summed per operator type, what
-    ONNX Runtime spends around the kernels (per call and per node, including the
-    profiler's own cost), and both whole calls.
+    ONNX Runtime's own profiler costs more per node than an SNU step's small nodes, so
+    the account is built from bare calls timed interleaved in one run: the model's bare
+    call (the floor row of `bench latency`), an empty one-node call (what any ONNX
+    Runtime call costs), and each matrix product of the model alone with its weights
+    and input shape. What remains is the other nodes, reported with their cost per node.
     """
     from ..bench import profile as bench_profile
     from ..bench import tables
