@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import onnx
 
+from .. import interrupts
 from ..errors import ExportError
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
 
@@ -49,11 +50,16 @@ def named_outputs(spikes, final_states, sequence: bool) -> dict:
 
 
 def convert(function, input_signature, opset: int) -> onnx.ModelProto:
-    """tf2onnx ``from_function``, then readable symbolic dims (``batch``, ``time``)."""
+    """tf2onnx ``from_function``, then readable symbolic dims (``batch``, ``time``).
+
+    Ctrl-C is held until tf2onnx returns: its bare ``except:`` clauses would swallow it and
+    go on with a half-read graph.
+    """
     import tf2onnx
 
     try:
-        model, _ = tf2onnx.convert.from_function(function, input_signature=input_signature, opset=opset)
+        with interrupts.held():
+            model, _ = tf2onnx.convert.from_function(function, input_signature=input_signature, opset=opset)
     except Exception as e:  # tf2onnx raises bare exceptions of many kinds
         raise ExportError(f"tf2onnx could not convert the graph ({type(e).__name__}: {e}).") from e
     name_dims(model)

@@ -15,15 +15,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import tempfile
-import threading
 from pathlib import Path
 
+from . import interrupts
 from .errors import OutputError
-
-_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
 
 def write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; return ``path``."""
@@ -31,7 +27,7 @@ def write_bytes(path, data: bytes) -> Path:
     _mkdir(path.parent)
     temporary = _stage(path, data)
     try:
-        with _signals_held():
+        with interrupts.held():
             os.replace(temporary, path)
     except OSError as e:
         _remove(temporary)
@@ -97,7 +93,7 @@ class Transaction:
         try:
             for name in self._names:
                 _fsync(self._stage / name)
-            with _signals_held():
+            with interrupts.held():
                 for name in self._names:
                     os.replace(self._stage / name, self.folder / name)
         except OSError as e:
@@ -180,26 +176,3 @@ def _mkdir(folder: Path) -> None:
 def _remove(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
-
-
-@contextlib.contextmanager
-def _signals_held():
-    """Hold SIGINT/SIGTERM back while the block runs, then deliver them (main thread; elsewhere a no-op).
-
-    Python handlers are swapped rather than the thread's signal mask: a process-directed signal
-    may land on any thread, but Python always runs its handler in the main thread.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = {number: signal.getsignal(number) for number in _HELD_SIGNALS}
-    for number in _HELD_SIGNALS:
-        signal.signal(number, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        if received:
-            signal.raise_signal(received[0])

@@ -4,16 +4,20 @@ Python runs a signal handler only when the main thread is back in the interprete
 Ctrl-C cannot stop a call that is inside ONNX Runtime. :func:`install` (the CLI calls it)
 makes the C-level handler write to a pipe that a helper thread reads; the thread calls every
 registered stopper (the runtime registers one that stops its calls in flight), the native
-call returns, and Python's ``KeyboardInterrupt`` follows.
+call returns, and Python's ``KeyboardInterrupt`` follows. :func:`held` defers them over code
+that must not be cut short (renames that commit outputs) or that would swallow them
+(libraries with bare ``except:`` clauses).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 from collections.abc import Callable
 
+_HELD = (signal.SIGINT, signal.SIGTERM)
 _stoppers: list[Callable[[], None]] = []
 _reader: threading.Thread | None = None
 
@@ -42,3 +46,26 @@ def _relay(read_end: int) -> None:
     while os.read(read_end, 64):
         for stopper in list(_stoppers):
             stopper()
+
+
+@contextlib.contextmanager
+def held():
+    """Hold SIGINT/SIGTERM back while the block runs, then deliver them (main thread; elsewhere a no-op).
+
+    Python handlers are swapped rather than the thread's signal mask: a process-directed signal
+    may land on any thread, but Python always runs its handler in the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {number: signal.getsignal(number) for number in _HELD}
+    for number in _HELD:
+        signal.signal(number, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])
