@@ -46,6 +46,15 @@ def test_graph_multiplies_integers_and_keeps_the_rest_float():
     assert int8.int8_weight_fraction(model) > 0.5  # tiny layers: thresholds and scales weigh in
 
 
+@pytest.mark.parametrize("graph", ["step", "sequence"])
+def test_quantizing_leaves_the_float_model_as_it_was(graph):
+    float_model = int8.inline_functions(onnx.load_model_from_string(model_bytes(snu_layers([16, 12, 4]), graph)))
+    assert not float_model.functions  # as the step and unrolled exports are
+    before = float_model.SerializeToString()
+    int8.quantize_graph(float_model, per_channel=True)
+    assert float_model.SerializeToString() == before
+
+
 def test_int8_models_take_spikes_only():
     session = StreamingSession(int8_model_bytes(snu_layers([16, 12, 4]), "step"))
     session.open(2)

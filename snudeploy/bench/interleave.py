@@ -5,7 +5,10 @@ seconds and then B for ten seconds lets such a slow spell land on one of them an
 their ratio; cycling through all candidates in short bursts spreads it over all of them.
 Each round visits every candidate once for ``burst`` calls, starting one candidate later
 than the round before, so no candidate always follows the same neighbour (whose cache
-footprint or thread wind-down it would inherit).
+footprint or thread wind-down it would inherit). Each burst begins with one untimed call:
+a deployed model runs on caches it filled itself, and a call right after another
+candidate's (TensorFlow's evicts about a megabyte of weights) would time the refill
+instead, up to twice a warm call for the 20-step graphs.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ def rounds(iters: int, burst: int) -> int:
 
 
 def interleave(candidates: Mapping[str, Callable[[], object]], iters: int, burst: int, warmup: int = 0,
-               clock: Callable[[], float] = time.perf_counter,
-               on_round: Callable[[], None] | None = None) -> dict[str, list[float]]:
+               clock: Callable[[], float] = time.perf_counter, on_round: Callable[[], None] | None = None,
+               settle: int = 1) -> dict[str, list[float]]:
     """Time every candidate ``iters`` times, round-robin in bursts; return seconds per call.
 
     Args:
@@ -48,6 +51,7 @@ def interleave(candidates: Mapping[str, Callable[[], object]], iters: int, burst
         warmup: untimed calls per candidate first (also round-robin, one call each).
         clock: the timer; tests pass a fake one.
         on_round: called after each round (progress).
+        settle: untimed calls at the start of each burst.
     """
     for _ in range(warmup):
         for call in candidates.values():
@@ -56,6 +60,8 @@ def interleave(candidates: Mapping[str, Callable[[], object]], iters: int, burst
     names = list(candidates)
     for i, (name, calls) in enumerate(schedule(names, iters, burst)):
         call, out = candidates[name], samples[name]
+        for _ in range(settle):
+            call()
         for _ in range(calls):
             start = clock()
             call()

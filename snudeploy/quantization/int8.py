@@ -61,8 +61,9 @@ def quantize_weights(kernel: np.ndarray, per_channel: bool) -> tuple[np.ndarray,
 
 
 def quantize_graph(float_model: onnx.ModelProto, per_channel: bool) -> onnx.ModelProto:
-    """``float_model`` (functions inlined) with every main-graph ``MatMul`` on a weight made integer."""
-    model = inline_functions(float_model)
+    """A copy of ``float_model`` (functions inlined) with every main-graph ``MatMul`` on a weight made integer."""
+    model = onnx.ModelProto()
+    model.CopyFrom(inline_functions(float_model))
     graph = model.graph
     weights = {t.name: t for t in graph.initializer}
     as_uint8, new_nodes, replaced = {}, [], 0

@@ -42,10 +42,10 @@ def test_interleave_runs_bursts_round_robin_and_times_each_call():
 
     samples = interleave.interleave({n: candidate(n) for n in costs}, iters=4, burst=2, warmup=1, clock=clock,
                                     on_round=lambda: rounds.append(len(order)))
-    assert order == ["ort", "tf",                      # warm-up, one call each, untimed
-                     "ort", "ort", "tf", "tf",         # round 1
-                     "tf", "tf", "ort", "ort"]         # round 2 starts one candidate later
-    assert rounds == [6, 10]
+    assert order == ["ort", "tf",                              # warm-up, one call each, untimed
+                     "ort", "ort", "ort", "tf", "tf", "tf",    # round 1: each burst settles with one untimed call
+                     "tf", "tf", "tf", "ort", "ort", "ort"]    # round 2 starts one candidate later
+    assert rounds == [8, 14]
     assert samples["ort"] == pytest.approx([1e-5] * 4) and samples["tf"] == pytest.approx([1e-3] * 4)
 
 
