@@ -46,11 +46,11 @@ from ..runtime import load_model
 from . import checks
 from .formats import DEFAULT_OPSET
 from .nir_graph import PASS_THROUGH, Plan, plan as make_plan, read
+from .step import snudeploy_model
 
 FORMAT = "nir"
 FILE_NAME = "step.onnx"
 DISCRETISATION = "forward-euler"
-IR_VERSION = 8
 log = logging.getLogger("snudeploy.nir")
 
 
@@ -234,9 +234,7 @@ class _Emitter:
         batch = lambda name, width: helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", width])  # noqa
         inputs = [batch("x", plan.features)] + [batch(s.input, s.units) for s in states]
         outputs = [batch("spikes", plan.classes)] + [batch(s.output, s.units) for s in states]
-        graph = helper.make_graph(self.nodes, "nir_step", inputs, outputs, self.initializers)
-        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="snudeploy",
-                                 ir_version=IR_VERSION)
+        return snudeploy_model(self.nodes, "nir_step", inputs, outputs, self.initializers, opset)
 
     def node(self, node, inputs: list[str]) -> str:
         """Emit NIR node ``node`` on ``inputs`` (edge order); return its output tensor."""

@@ -47,14 +47,26 @@ def build_step(layers, opset: int) -> onnx.ModelProto:
     inputs, outputs = [value(INPUT_NAME, ["batch", layers[0].features])], []
     current = INPUT_NAME
     for i, (p, cell) in enumerate(zip(layers, cells)):
-        (_, y_in, y_out), (_, s_in, s_out) = state_names(i)
-        inputs += [value(y_in, ["batch", p.units]), value(s_in, ["batch", p.units])]
-        outputs += [value(y_out, ["batch", p.units]), value(s_out, ["batch", p.units])]
+        y_in, s_in, y_out, s_out = state_values(i, p.units, inputs, outputs)
         projection = nodes("MatMul", [current, f"l{i}_kernel"])
         current, _ = snu_graph.step(nodes, cell, projection, y_in, s_in, opset, y_out, s_out)
     nodes("Identity", [current], [SPIKES_NAME])
     outputs.append(value(SPIKES_NAME, ["batch", layers[-1].units]))
-    graph = helper.make_graph(nodes.nodes, "snudeploy_step", inputs, outputs, initializers)
+    return snudeploy_model(nodes.nodes, "snudeploy_step", inputs, outputs, initializers, opset)
+
+
+def state_values(i: int, units: int, inputs: list, outputs: list) -> tuple[str, str, str, str]:
+    """Declare layer ``i``'s state inputs and outputs ([batch, units]); return ``(y_in, s_in, y_out, s_out)``."""
+    (_, y_in, y_out), (_, s_in, s_out) = state_names(i)
+    inputs += [value(y_in, ["batch", units]), value(s_in, ["batch", units])]
+    outputs += [value(y_out, ["batch", units]), value(s_out, ["batch", units])]
+    return y_in, s_in, y_out, s_out
+
+
+def snudeploy_model(nodes: list, name: str, inputs: list, outputs: list, initializers: list,
+                    opset: int) -> onnx.ModelProto:
+    """The ONNX model of a built graph, as every snudeploy builder emits it."""
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_VERSION,
                              producer_name="snudeploy")
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import helper
 
-from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
+from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME
 from . import snu_graph
 from .snu_graph import Nodes, value
-from .step import IR_VERSION, constant, layer_cells
+from .step import constant, layer_cells, snudeploy_model, state_values
 
 
 def build_unrolled(layers, opset: int, timesteps: int) -> onnx.ModelProto:
@@ -29,9 +28,7 @@ def build_unrolled(layers, opset: int, timesteps: int) -> onnx.ModelProto:
     one_per_step = constant(initializers, "one_per_step", [1] * timesteps, np.int64)
     current = INPUT_NAME
     for i, (p, cell) in enumerate(zip(layers, cells)):
-        (_, y_in, y_out), (_, s_in, s_out) = state_names(i)
-        inputs += [value(y_in, ["batch", p.units]), value(s_in, ["batch", p.units])]
-        outputs += [value(y_out, ["batch", p.units]), value(s_out, ["batch", p.units])]
+        y_in, s_in, y_out, s_out = state_values(i, p.units, inputs, outputs)
         projections = nodes("Split", [nodes("MatMul", [current, f"l{i}_kernel"]), one_per_step], axis=1,
                             outputs=[f"l{i}_p{t}" for t in range(timesteps)])
         projections = [projections] if timesteps == 1 else projections
@@ -47,9 +44,7 @@ def build_unrolled(layers, opset: int, timesteps: int) -> onnx.ModelProto:
     nodes("Identity", [current], [SPIKES_NAME])
     nodes("Identity", [snu_graph.reduce(nodes, "ReduceMean", current, 1, opset, keepdims=0)], [RATES_NAME])
     outputs += [value(SPIKES_NAME, ["batch", timesteps, classes]), value(RATES_NAME, ["batch", classes])]
-    graph = helper.make_graph(nodes.nodes, "snudeploy_unrolled", inputs, outputs, initializers)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_VERSION,
-                             producer_name="snudeploy")
+    return snudeploy_model(nodes.nodes, "snudeploy_unrolled", inputs, outputs, initializers, opset)
 
 
 def build(ctx) -> dict:

@@ -57,15 +57,12 @@ class SessionSettings:
         spinning: let idle intra-op threads spin (ONNX Runtime's default); False saves CPU
             between calls at a small latency cost when threads > 1.
         strict: a named provider that cannot run is an error instead of a CPU fallback.
-        profile_prefix: write ONNX Runtime's own per-node profile (JSON, read back with
-            ``session.end_profiling()``) to a file whose name starts with this path.
     """
     providers: str | tuple[str, ...] = "cpu"
     threads: int | None = None
     optimization: str = "all"
     spinning: bool = True
     strict: bool = False
-    profile_prefix: str | None = None
 
     def __post_init__(self):
         if self.threads is not None:
@@ -92,9 +89,6 @@ def create_session(payload: str | bytes, settings: SessionSettings, source: str,
     options.log_severity_level = QUIET
     if not settings.spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if settings.profile_prefix is not None:
-        options.enable_profiling = True
-        options.profile_file_prefix = settings.profile_prefix
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # ORT prints an "EP Error" banner before it retries
             session = ort.InferenceSession(payload, options, providers=requested,

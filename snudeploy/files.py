@@ -21,6 +21,7 @@ from pathlib import Path
 from . import interrupts
 from .errors import OutputError
 
+
 def write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; return ``path``."""
     path = Path(path)

@@ -100,8 +100,7 @@ class _OneNode:
         graph = helper.make_graph([node], "piece", [a_info], [helper.make_tensor_value_info("y", y_type, None)],
                                   list(initializers))
         piece = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        self._session = create_session(piece.SerializeToString(), SessionSettings(
-            settings.providers, settings.threads, spinning=settings.spinning), "a piece")
+        self._session = create_session(piece.SerializeToString(), settings, "a piece")
         self._a = a
         self._binding = self._session.io_binding()
         self._binding.bind_cpu_input("a", a)

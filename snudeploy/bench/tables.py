@@ -78,8 +78,7 @@ def train(records: list[dict]) -> str:
 def profile(records: list[dict]) -> str:
     """One line per part of the bare call (empty call, each matrix product, the other nodes), then the call."""
     header = ["part", "nodes", "µs per call", "share"]
-    body = [[r["part"], "-" if r["nodes"] is None else str(r["nodes"]), f"{r['us_per_call']:.2f}",
-             "-" if r["share"] is None else f"{100 * r['share']:.1f} %"] for r in records]
+    body = [[r["part"], str(r["nodes"]), f"{r['us_per_call']:.2f}", f"{100 * r['share']:.1f} %"] for r in records]
     return render(header, body, "lrrr")
 
 

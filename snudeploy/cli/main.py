@@ -101,7 +101,6 @@ class _Group(click.Group):
         """``process``: this is the whole process (the entry point), which may then exit at once on a late Ctrl-C."""
         _quiet_libraries()
         interrupts.install()
-        code = 130
         try:
             with _native_stderr_silenced():
                 _log_to_stderr()
