@@ -16,12 +16,22 @@ INPUT_LIMIT = 1e6
 _SQUARED_LIMIT = INPUT_LIMIT ** 2
 
 
-def check(x, dims: tuple[tuple[str, int | None], ...]) -> np.ndarray:
+def dims(shape) -> tuple[tuple[str, int], ...]:
+    """Named axes of a per-step input ``shape`` (for messages): features, or height/width/channels."""
+    shape = tuple(shape)
+    names = {1: ("features",), 3: ("height", "width", "channels")}.get(len(shape), [f"axis{i}" for i in range(len(shape))])
+    return tuple(zip(names, shape))
+
+
+def check(x, dims: tuple[tuple[str, int | None], ...], step: int = 1) -> np.ndarray:
     """Return ``x`` as an array after checking its dtype and shape.
 
     Args:
         x: the caller's array (or nested lists).
         dims: the wanted shape as (axis name, size) pairs; size None accepts any size.
+        step: how many trailing axes are one step's input; when they are several
+            (``[..., H, W, C]``), the same values flattened into one axis (``[..., H*W*C]``) are
+            accepted too, and reshaped.
 
     Raises:
         InputDTypeError: non-numeric values (object, string, complex, ...).
@@ -34,9 +44,26 @@ def check(x, dims: tuple[tuple[str, int | None], ...]) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise InputDTypeError(f"Expected spikes (bool/int) or real values (float) of shape {_describe(dims)}, "
                               f"got dtype {array.dtype}.")
-    if array.ndim != len(dims) or any(size is not None and have != size for have, (_, size) in zip(array.shape, dims)):
-        raise InputShapeError(f"Expected input of shape {_describe(dims)}, got shape {list(array.shape)}.")
+    if not _fits(array.shape, dims):
+        flat = _flattened(array, dims, step)
+        if flat is None:
+            raise InputShapeError(f"Expected input of shape {_describe(dims)}, got shape {list(array.shape)}.")
+        array = flat
     return array
+
+
+def _fits(shape, dims) -> bool:
+    return len(shape) == len(dims) and all(size is None or have == size for have, (_, size) in zip(shape, dims))
+
+
+def _flattened(array: np.ndarray, dims, step: int) -> np.ndarray | None:
+    """``array`` reshaped to ``dims`` when it holds the last ``step`` axes flattened into one, else None."""
+    lead = len(dims) - step
+    sizes = [size for _, size in dims[lead:]]
+    if step < 2 or array.ndim != lead + 1 or None in sizes or array.shape[-1] != int(np.prod(sizes)):
+        return None
+    shaped = array.reshape(*array.shape[:lead], *sizes)
+    return shaped if _fits(shaped.shape, dims) else None
 
 
 def to_float32(array: np.ndarray, binary: bool = False) -> np.ndarray:
@@ -73,7 +100,7 @@ def _describe(dims) -> str:
 
 
 def copy_into(x, destination: np.ndarray, binary: bool = False) -> None:
-    """Check ``x`` against ``destination``'s shape ([streams, features]) and copy it in as float32.
+    """Check ``x`` against ``destination``'s shape ([streams, *input shape]) and copy it in as float32.
 
     The common cases (a numpy array of the right shape: spikes as bool/uint8, or float32
     values) take a few hundred nanoseconds: one copy and at most two reductions. Anything
@@ -84,8 +111,8 @@ def copy_into(x, destination: np.ndarray, binary: bool = False) -> None:
         InputDTypeError, InputShapeError, InputValueError: as :func:`check` and :func:`to_float32`.
     """
     if type(x) is not np.ndarray or x.shape != destination.shape or x.dtype.kind not in "biuf":
-        dims = (("streams", destination.shape[0]), ("features", destination.shape[1]))
-        np.copyto(destination, to_float32(check(x, dims), binary))
+        named = (("streams", destination.shape[0]), *dims(destination.shape[1:]))
+        np.copyto(destination, to_float32(check(x, named, destination.ndim - 1), binary))
         return
     dtype = x.dtype
     kind = dtype.kind
