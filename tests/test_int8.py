@@ -151,14 +151,21 @@ def test_int8_models_take_spikes_only():
     session = StreamingSession(int8_model_bytes(snu_layers([16, 12, 4]), "step"))
     session.open(2)
     session.step(np.ones((2, 16), np.uint8))
-    session.step(np.full((2, 16), 2.0))  # whole numbers 0..255 are exact through the Cast to uint8
-    for bad in (0.5, -1.0, 256.0):
+    session.step(np.full((2, 16), 2.0))  # whole numbers up to 128 are exact through the Cast to uint8
+    session.step(np.full((2, 16), 128, np.uint8))
+    before = session.snapshot(0).states
+    for bad in (0.5, -1.0, 129.0, 256.0):
         with pytest.raises(InputValueError, match="spikes only"):
             session.step(np.full((2, 16), bad))
         with pytest.raises(InputValueError, match="spikes only"):
             session.run(np.full((1, 3, 16), bad))
-    with pytest.raises(InputValueError, match="spikes only"):
-        session.step(np.full((2, 16), 300, np.int32))
+    for dtype in (np.uint8, np.int32):  # 129..255 fit uint8, but pairs of products could saturate AVX2's int16
+        with pytest.raises(InputValueError, match="up to 128"):
+            session.step(np.full((2, 16), 200, dtype))
+        with pytest.raises(InputValueError, match="up to 128"):
+            session.run(np.full((1, 3, 16), 200, dtype))
+    for key, value in session.snapshot(0).states.items():
+        np.testing.assert_array_equal(value, before[key])
 
 
 @pytest.mark.train
