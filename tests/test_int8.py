@@ -45,7 +45,7 @@ def test_int8_graphs_hold_only_ops_that_no_cpu_can_change(graph, per_channel, va
     model = onnx.load_model_from_string(int8_model_bytes(layers, graph, per_channel))
     ops = [n.op_type for n in nodes_everywhere(model)]
     assert set(ops) <= set(int8.EXACT_OPS) and not {"MatMul", "Gemm", "Conv"} & set(ops), ops
-    assert ops.count("MatMulInteger") == len(layers) * (2 if variant.get("recurrent") else 1)
+    assert ops.count("MatMulInteger") == len(layers.layers) * (2 if variant.get("recurrent") else 1)
     assert int8.cpu_dependent_nodes(model) == []
 
 
@@ -116,7 +116,7 @@ def test_a_thousand_streamed_steps_of_a_recurrent_int8_network_are_the_same_bits
             np.testing.assert_array_equal(np.stack([snap[key] for snap in streamed]), value, err_msg=key)
             for name in runners:
                 np.testing.assert_array_equal(states[name][key], value, err_msg=f"{name} {key} at step {end}")
-        fired.append([states["exact step"][f"l{i}_y"].mean() for i in range(len(layers))])
+        fired.append([states["exact step"][f"l{i}_y"].mean() for i in range(len(layers.layers))])
     assert len(cuts) > 20 and 0.05 < np.mean(fired) < 0.95 and np.min(np.mean(fired, axis=0)) > 0  # every layer spikes
 
 
