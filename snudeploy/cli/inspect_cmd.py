@@ -6,31 +6,33 @@ from pathlib import Path
 
 import click
 
-from .options import check_outputs, json_option, model_argument, write_json
+from .options import check_outputs, digest_option, json_option, model_argument, write_json
 
 
 @click.command()
 @model_argument
+@digest_option
 @json_option
-def inspect(model, json_path):
+def inspect(model, check_digest, json_path):
     """Show format, layers, states, opset, operator histogram, size, quantization and validation of MODEL.onnx.
 
     The file is only read, never run, so operators snudeploy does not emit are listed, not refused.
     """
     check_outputs((json_path, "file"))
-    info = describe(model)
+    info = describe(model, check_digest)
     click.echo(_render(info))
     write_json(json_path, info)
 
 
-def describe(path: Path) -> dict:
+def describe(path: Path, check_digest: bool = True) -> dict:
     """Everything ``inspect`` shows, as a dict; :class:`ModelFileError` for a non-snudeploy file."""
     import onnx
 
+    from .. import digest
     from ..converters.checks import op_histogram
     from ..runtime import load_model
 
-    loaded = load_model(path, trust_operators=True)  # checks the file; inspect never runs it
+    loaded = load_model(path, trust_operators=True, check_digest=check_digest)  # checks the file; never runs it
     model = onnx.load(str(path), load_external_data=False)
     meta = loaded.info.to_dict()
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
@@ -45,6 +47,7 @@ def describe(path: Path) -> dict:
         "ir_version": model.ir_version,
         "functions": [f"{f.domain}::{f.name}" for f in model.functions],
         "ops": op_histogram(model),
+        "sha256": {p.key: p.value for p in model.metadata_props}.get(digest.DIGEST_KEY),
     }
 
 
@@ -79,6 +82,7 @@ def _render(info: dict) -> str:
     if enc:
         add("encoding", ", ".join(f"{k} {v}" for k, v in enc.items()))
     add("quantization", ", ".join(f"{k} {v}" for k, v in info["quantization"].items()))
+    add("sha256", info["sha256"] or "none (written before snudeploy sealed its files)")
     v = info.get("validation")
     if v and "exact_reference" in v:
         exact = v["exact_reference"]

@@ -31,6 +31,10 @@ json_option = click.option(
 
 checkpoint_argument = click.argument("checkpoint", type=click.Path(path_type=Path), metavar="CHECKPOINT")
 model_argument = click.argument("model", type=click.Path(dir_okay=False, path_type=Path), metavar="MODEL.onnx")
+digest_option = click.option(
+    "--no-digest-check", "check_digest", is_flag=True, flag_value=False, default=True,
+    help="Load MODEL.onnx even if its bytes no longer match the digest written at export (a file you edited on "
+         "purpose); every other check still applies.")
 out_option = click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, metavar="DIR",
                           help="Output folder (created if needed; its previous files stay intact on failure).")
 

@@ -7,8 +7,8 @@ import warnings
 import click
 
 from ..runtime.providers import CHOICES as PROVIDERS
-from .options import check_outputs, count, data_option, dataset_option, json_option, model_argument, progress, \
-    write_json
+from .options import check_outputs, count, data_option, dataset_option, digest_option, json_option, model_argument, \
+    progress, write_json
 
 RUN_TIMEOUT = 60.0  # seconds per ONNX Runtime call: a hostile graph cannot hang `run`
 
@@ -26,8 +26,9 @@ RUN_TIMEOUT = 60.0  # seconds per ONNX Runtime call: a hostile graph cannot hang
 @click.option("--sequence", is_flag=True, help="Run whole sequences instead of stepping streams one step at a time.")
 @click.option("--run-timeout", type=click.FloatRange(0, min_open=True), default=RUN_TIMEOUT, show_default=True,
               metavar="S", help="Seconds one ONNX Runtime call may take before it is stopped.")
+@digest_option
 @json_option
-def run(model, dataset, data, limit, streams, provider, threads, sequence, run_timeout, json_path):
+def run(model, dataset, data, limit, streams, provider, threads, sequence, run_timeout, check_digest, json_path):
     """Encode a test split as MODEL.onnx was trained (its metadata's encoding, test seed) and run it.
 
     Prints accuracy, mean output spikes per sample, throughput in sample-steps per second
@@ -40,7 +41,8 @@ def run(model, dataset, data, limit, streams, provider, threads, sequence, run_t
     check_outputs((json_path, "file"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        session = StreamingSession(model, providers=provider, threads=threads, run_timeout=run_timeout)
+        session = StreamingSession(model, providers=provider, threads=threads, run_timeout=run_timeout,
+                                   check_digest=check_digest)
     for warning in caught:
         click.echo(f"Warning: {warning.message}", err=True)
     split = test_split(session.info, dataset, data, limit, str(model))

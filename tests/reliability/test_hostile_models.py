@@ -101,6 +101,25 @@ def test_a_flipped_byte_is_refused_as_corrupted_unless_the_check_is_switched_off
     assert session.classes == C
 
 
+def test_the_cli_refuses_a_corrupted_file_in_one_line_unless_told_it_was_edited(tmp_path):
+    from click.testing import CliRunner
+
+    from snudeploy.cli.main import cli
+
+    payload = model_bytes(LAYERS, "step", format="step")
+    offset = payload.index(b"l0_decay") - 40  # inside the weights, before the decay constant
+    path = tmp_path / "edited.onnx"
+    path.write_bytes(payload[:offset] + bytes([payload[offset] ^ 0x01]) + payload[offset + 1:])
+    refused = CliRunner().invoke(cli, ["inspect", str(path)])
+    assert refused.exit_code == 2 and "is corrupted" in refused.output and len(refused.output.splitlines()) == 1
+    assert CliRunner().invoke(cli, ["inspect", str(path), "--no-digest-check"]).exit_code == 0
+    enum = onnx.load_model_from_string(payload)
+    enum.graph.input[0].type.tensor_type.elem_type = 115
+    (tmp_path / "enum.onnx").write_bytes(sealed(enum))
+    result = CliRunner().invoke(cli, ["inspect", str(tmp_path / "enum.onnx")])
+    assert result.exit_code == 2 and "element type number 115" in result.output
+
+
 def test_a_schema_3_file_without_its_seal_is_refused():
     model = onnx.load_model_from_string(model_bytes(LAYERS))
     props = {p.key: p.value for p in model.metadata_props}
