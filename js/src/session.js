@@ -84,7 +84,7 @@ export class StreamingSession {
     this._fetch = [loaded.info.outputs.spikes, ...this._states.map((s) => s.output)];
     this._xShape = loaded.info.graph === 'sequence' ? [1, ...loaded.info.input.shape] : loaded.info.input.shape;
     this._table = new StreamTable(this._states, loaded.info.classes);
-    this._held = null; // {ids, slots, states}: the last stepped streams, whose states live in ONNX Runtime's outputs
+    this._held = null; // {ids, slots, states, tensors}: the last stepped streams, whose states live in ONNX Runtime's outputs
     this._tail = Promise.resolve();
     this._released = false;
   }
@@ -158,12 +158,15 @@ export class StreamingSession {
     const { ids, slots } = this._table.resolve(streams);
     if (!ids.length) throw new UnknownStreamError('No streams to step: open some with open() first.');
     const values = toInput(x, ids.length, this._info.input.shape, this._info.input.binary);
-    const held = this._held !== null && sameIds(this._held.ids, ids);
-    if (!held) this._unhold();
-    const states = held ? this._held.states : this._table.gather(slots);
     const Tensor = this._ort.Tensor;
     const feeds = { [this._info.input.name]: new Tensor('float32', values, [ids.length, ...this._xShape]) };
-    for (const s of this._states) feeds[s.input] = new Tensor('float32', states.get(s.input), [ids.length, ...s.shape]);
+    if (this._held !== null && sameIds(this._held.ids, ids)) {
+      for (const s of this._states) feeds[s.input] = this._held.tensors[s.output]; // last step's outputs, as they came
+    } else {
+      this._unhold();
+      const states = this._table.gather(slots);
+      for (const s of this._states) feeds[s.input] = new Tensor('float32', states.get(s.input), [ids.length, ...s.shape]);
+    }
     let out;
     try {
       out = await this._session.run(feeds, this._fetch);
@@ -180,7 +183,7 @@ export class StreamingSession {
       }
     }
     const spikes = out[this._info.outputs.spikes].data;
-    this._held = { ids, slots, states: next };
+    this._held = { ids, slots, states: next, tensors: out };
     this._table.record(slots, spikes);
     return spikes;
   }
