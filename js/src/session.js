@@ -26,7 +26,7 @@ import { checkSignature, fixedTimesteps, loadModel } from './model.js';
 import { StreamTable } from './streams.js';
 
 const OPTIMIZATION_LEVELS = { disable: 'disabled', basic: 'basic', extended: 'extended', all: 'all' };
-const OPTIONS = ['threads', 'graphOptimizationLevel', 'verifyDigest', 'trustOperators', 'executionProviders', 'runtime'];
+const OPTIONS = ['threads', 'graphOptimizationLevel', 'verifyDigest', 'trustOperators', 'executionProviders'];
 
 export class StreamingSession {
   /**
@@ -46,8 +46,8 @@ export class StreamingSession {
    */
   static async create(model, options = {}) {
     const settings = checkOptions(options);
-    const runtime = settings.runtime ?? this.runtime;
-    if (!runtime) throw new ConfigurationError('Import StreamingSession from the package entry (Node or browser), or pass options.runtime.');
+    const runtime = this.runtime;
+    if (!runtime) throw new ConfigurationError("Import StreamingSession from the package ('snudeploy-runtime'), not from src/session.js.");
     const { bytes, source } = await runtime.read(model);
     const loaded = await loadModel(bytes, { source, verifyDigest: settings.verifyDigest, trustOperators: settings.trustOperators });
     const level = loaded.info.quantization.ort_disabled_optimizers?.length ? 'disabled' : settings.graphOptimizationLevel;

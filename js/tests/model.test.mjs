@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { ConfigurationError, CorruptModelError, ModelFileError, StreamingSession } from 'snudeploy-runtime';
-import { bytes, session, shipped, small } from './helpers.mjs';
+import { serve } from '../demo/serve.mjs';
+import { StreamingSession as WebSession } from '../src/browser.js';
+import { bytes, random, session, shipped, small, spikes } from './helpers.mjs';
 
 const rejects = (promise, type, pattern) => assert.rejects(promise, (e) => {
   assert.ok(e instanceof type, `${e.name}: ${e.message}`);
@@ -126,4 +128,32 @@ test('a sequence graph of free length (customop) steps as sequences of one step,
     assert.deepEqual(await sequence.step(x, b), await stepGraph.step(x, a));
   }
   assert.deepEqual(await sequence.spikeCounts(b), await stepGraph.spikeCounts(a));
+});
+
+test('models over http, and as a Blob (the browser entry, run in Node)', async () => {
+  const { server, url } = await serve({ port: 0 });
+  try {
+    const s = await StreamingSession.create(`${url}/models/digits-snu/step.int8.onnx`);
+    assert.equal(s.info.dataset, 'digits');
+    await rejects(StreamingSession.create(`${url}/models/digits-snu/missing.onnx`), ModelFileError, /cannot be fetched \(HTTP 404/);
+    await rejects(WebSession.create(new URL(`${url}/js/package.json`)), ModelFileError, /cannot be fetched \(HTTP 404/);
+  } finally {
+    server.close();
+  }
+  const web = await WebSession.create(new Blob([await bytes(small())]));
+  assert.equal(web.runtime, 'onnxruntime-web');
+  assert.equal(web.classes, 3);
+  await rejects(WebSession.create(42), ModelFileError, /Expected a model URL, Blob or the model's bytes/);
+});
+
+test('a model that asks ONNX Runtime to disable single optimizers runs unoptimized, with the same spikes', async () => {
+  const next = random(9);
+  const plain = await session();
+  const disabled = await session('disabled-optimizers.onnx');
+  const [a] = await plain.open(1);
+  const [b] = await disabled.open(1);
+  for (let t = 0; t < 6; t += 1) {
+    const x = spikes(next, 1, 6);
+    assert.deepEqual(await disabled.step(x, b), await plain.step(x, a));
+  }
 });
