@@ -95,6 +95,8 @@ export interface StreamSnapshot {
   steps: number;
   counts: Float64Array;
   last: Float32Array;
+  /** Each output's running maximum since open/reset (-Infinity before any step): a membrane readout's "max". */
+  peak: Float32Array;
 }
 
 /**

@@ -192,7 +192,7 @@ export class StreamingSession {
 
   /**
    * A copy of one stream's state and counters, to restore here or in another session of the same
-   * network: `{states: {name: Float32Array}, steps, counts: Float64Array, last: Float32Array}`
+   * network: `{states: {name: Float32Array}, steps, counts: Float64Array, last: Float32Array, peak: Float32Array}`
    * (structured-cloneable: postMessage, IndexedDB).
    */
   snapshot(stream) {
@@ -246,13 +246,14 @@ export class StreamingSession {
   }
 
   /**
-   * Anytime prediction per stream `[S]`: the argmax of its output counts (ties to the lower
-   * class) for spiking readouts, of its last output for a membrane readout.
+   * Anytime prediction per stream `[S]`, ties to the lower class: the argmax of its output counts
+   * (readouts mean_rate and spike_count), or for a membrane readout of its last output value
+   * (reduce "last") or of each output's running maximum (reduce "max").
    */
   predict(streams = null) {
     return this._serial(() => {
       const { slots } = this._table.resolve(streams);
-      const counter = this._info.readout.reduce === 'count' ? this._table.counts : this._table.last;
+      const counter = { count: this._table.counts, last: this._table.last, max: this._table.peak }[this._info.readout.reduce];
       const rows = this._table.rows(counter, slots);
       return slots.map((_, i) => argmax(rows, i, this.classes));
     });
@@ -263,7 +264,8 @@ export class StreamingSession {
    *
    * An output unit adds at most 1 to its count per step, so once the leading class is more than
    * `remaining` spikes ahead of every other class no later input can change the prediction; an
-   * application can stop feeding such a stream.
+   * application can stop feeding such a stream. A membrane readout has no such bound: its
+   * predictions are never final before the last step (false), unless there is one class.
    */
   decided(remaining, streams = null) {
     if (!Number.isSafeInteger(remaining) || remaining < 0) {
@@ -275,6 +277,7 @@ export class StreamingSession {
       const c = this.classes;
       return slots.map((_, i) => {
         if (c === 1) return true;
+        if (this._info.readout.reduce !== 'count') return false;
         let first = -Infinity;
         let second = -Infinity;
         for (let k = 0; k < c; k += 1) {

@@ -21,6 +21,7 @@ export class StreamTable {
     this.pools = new Map(states.map((s) => [s.input, new Float32Array(capacity * s.size)]));
     this.counts = new Float64Array(capacity * classes);
     this.last = new Float32Array(capacity * classes);
+    this.peak = new Float32Array(capacity * classes); // running maximum of each output (-Infinity before any step)
     this.steps = new Float64Array(capacity);
     this.slotOf = new Map(); // insertion order = open order
     this.free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
@@ -116,6 +117,7 @@ export class StreamTable {
     slots.forEach((slot, i) => {
       for (let k = 0; k < c; k += 1) this.counts[slot * c + k] += spikes[i * c + k];
       this.last.set(spikes.subarray(i * c, (i + 1) * c), slot * c);
+      for (let k = 0; k < c; k += 1) this.peak[slot * c + k] = Math.max(this.peak[slot * c + k], spikes[i * c + k]);
       this.steps[slot] += 1;
     });
   }
@@ -129,11 +131,12 @@ export class StreamTable {
     for (const slot of slots) {
       this.counts.fill(0, slot * c, (slot + 1) * c);
       this.last.fill(0, slot * c, (slot + 1) * c);
+      this.peak.fill(-Infinity, slot * c, (slot + 1) * c);
       this.steps[slot] = 0;
     }
   }
 
-  /** Rows of a counter (`counts` or `last`) for `slots`, as one flat array `[slots.length × C]`. */
+  /** Rows of a counter (`counts`, `last` or `peak`) for `slots`, as one flat array `[slots.length × C]`. */
   rows(counter, slots) {
     const c = this.classes;
     const out = new counter.constructor(slots.length * c);
@@ -151,6 +154,7 @@ export class StreamTable {
     return Object.freeze({
       states: Object.freeze(states), steps: this.steps[slot],
       counts: this.counts.slice(slot * c, (slot + 1) * c), last: this.last.slice(slot * c, (slot + 1) * c),
+      peak: this.peak.slice(slot * c, (slot + 1) * c),
     });
   }
 
@@ -161,7 +165,7 @@ export class StreamTable {
    */
   check(snap, spikes) {
     if (typeof snap !== 'object' || snap === null || typeof snap.states !== 'object' || snap.states === null) {
-      throw new ConfigurationError('Expected a snapshot from snapshot() ({states, steps, counts, last}).');
+      throw new ConfigurationError('Expected a snapshot from snapshot() ({states, steps, counts, last, peak}).');
     }
     const have = Object.entries(snap.states).map(([name, v]) => `${name}: ${v?.length}`).sort();
     const want = [...this.sizes].map(([name, size]) => `${name}: ${size}`).sort();
@@ -169,7 +173,7 @@ export class StreamTable {
       throw new ConfigurationError(`The snapshot does not fit this model: it holds states {${have.join(', ')}}, ` +
                                    `this model has {${want.join(', ')}}.`);
     }
-    for (const what of ['counts', 'last']) {
+    for (const what of ['counts', 'last', 'peak']) {
       if (snap[what]?.length !== this.classes) {
         throw new ConfigurationError(`The snapshot's ${what} hold ${snap[what]?.length} values; this model has ` +
                                      `${this.classes} output classes.`);
@@ -183,6 +187,9 @@ export class StreamTable {
           throw new ConfigurationError(`The snapshot's ${what} must hold finite numbers, got ${describe(values[i])}.`);
         }
       }
+    }
+    if (Array.from(snap.peak).some((v) => typeof v !== 'number' || Number.isNaN(v) || v === Infinity)) {
+      throw new ConfigurationError("The snapshot's peak must hold finite numbers (or -Infinity before any step).");
     }
     if (!Number.isSafeInteger(snap.steps) || snap.steps < 0) {
       throw new ConfigurationError(`The snapshot's step count must be a non-negative integer, got ${describe(snap.steps)}.`);
@@ -199,6 +206,7 @@ export class StreamTable {
     this.steps[slot] = snap.steps;
     this.counts.set(snap.counts, slot * c);
     this.last.set(snap.last, slot * c);
+    this.peak.set(snap.peak, slot * c);
   }
 
   grow() {
@@ -212,6 +220,7 @@ export class StreamTable {
     for (const [name, pool] of this.pools) this.pools.set(name, extend(pool, this.sizes.get(name)));
     this.counts = extend(this.counts, this.classes);
     this.last = extend(this.last, this.classes);
+    this.peak = extend(this.peak, this.classes);
     this.steps = extend(this.steps, 1);
     this.free = [...Array.from({ length: capacity - old }, (_, i) => capacity - 1 - i), ...this.free];
   }

@@ -257,3 +257,30 @@ test('a released session refuses further calls', async () => {
   await s.release();
   await rejects(s.open(1), ConfigurationError, /was released/);
 });
+
+test('membrane readouts predict from the last output or its running maximum, and are never decided early', async () => {
+  const next = random(10);
+  const xs = Array.from({ length: 6 }, () => spikes(next, 3, FEATURES, 0.5));
+  for (const reduce of ['last', 'max']) {
+    const s = await session(`schema3-membrane-${reduce}.onnx`);
+    assert.deepEqual(s.info.readout, { kind: 'membrane', reduce });
+    const ids = await s.open(3);
+    const peak = new Float32Array(3 * CLASSES).fill(-Infinity);
+    let last;
+    for (const x of xs) {
+      last = await s.step(x, ids);
+      last.forEach((v, i) => { peak[i] = Math.max(peak[i], v); });
+    }
+    const values = reduce === 'last' ? last : peak;
+    const rows = ids.map((_, i) => Array.from(values.subarray(i * CLASSES, (i + 1) * CLASSES)));
+    assert.deepEqual(await s.predict(ids), rows.map((r) => r.indexOf(Math.max(...r))), reduce);
+    assert.deepEqual(await s.decided(0, ids), [false, false, false]);
+    const snap = await s.snapshot(ids[0]);
+    assert.deepEqual(snap.peak, peak.subarray(0, CLASSES));
+    await s.reset(ids[0]);
+    assert.deepEqual(Array.from((await s.snapshot(ids[0])).peak), [-Infinity, -Infinity, -Infinity]);
+    await s.restore(ids[0], snap);
+    assert.deepEqual(await s.predict(ids), rows.map((r) => r.indexOf(Math.max(...r))));
+    await rejects(s.restore(ids[0], { ...snap, peak: [0, Infinity, 0] }), ConfigurationError, /peak must hold finite numbers/);
+  }
+});
