@@ -1,136 +1,160 @@
 """The ``customop`` format: one ``ai.snudeploy`` node per SNU layer.
 
-It writes a sequence graph (one ``SNULayer`` node per layer, dynamic T) and a step graph
-(one ``SNUCell`` node per layer) built from the same weights; no TensorFlow graph is
-traced: the weights come from the checkpoint via :func:`snudeploy.converters.network.from_keras`,
-or from numpy (tests, NIR import).
+It writes a sequence graph (one ``SNULayer`` / ``SNUConv2DLayer`` node per stateful layer,
+dynamic T) and a step graph (one ``SNUCell`` / ``SNUConv2DCell`` node per stateful layer)
+built from the same weights; stateless layers (pooling, flatten) are plain ONNX nodes
+between them. No TensorFlow graph is traced: the weights come from the network
+(:mod:`snudeploy.converters.network`).
 
-``SNUCell`` (one step) and ``SNULayer`` (a whole sequence) are custom-domain ops whose
-implementation ships inside the model as model-local ONNX functions, so stock ONNX
-Runtime (which inlines them) and ``onnx.reference`` both run the model, while a native
-kernel registered for the domain could replace them. Node attributes: ``decay`` (float,
-used by the body through an attribute reference), ``g``, ``activation`` (strings),
-``recurrent`` and ``lateral_inhibition`` (ints).
+The custom-domain ops' implementation ships inside the model as model-local ONNX functions,
+so stock ONNX Runtime (which inlines them) and ``onnx.reference`` both run the model, while a
+native kernel registered for the domain could replace them. Node attributes: ``decay``
+(float, used by the body through an attribute reference), ``g``, ``activation`` (strings),
+``recurrent`` and ``lateral_inhibition`` (ints, dense layers), ``strides`` and ``pads``
+(ints, conv layers, used through attribute references).
 
-A function's body is fixed, so the structural choices (g, h, recurrent kernel, reset
-form) are specialised when the model is built; a model holds one variant, and the
-builder checks that every layer agrees with it. ``SNULayer`` hoists the input projection
-``x W`` for all time steps out of the ``Scan`` that carries (y, s).
+A function's body is fixed, so its structural choices (g, h, recurrent kernel, reset form)
+are specialised when the model is built; a model holds one variant per op, and the builder
+checks that the layers of that op agree with it. ``SNULayer`` hoists the input projection
+``x W`` for all time steps out of the ``Scan`` that carries (y, s); ``SNUConv2DLayer``
+convolves each step inside its ``Scan``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from ..errors import ExportError
+from ..kinds import ConvSNU, snu
+from ..kinds.graph import Graph, Nodes, reduce, value
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
-from . import snu_graph
-from .network import SNULayerParams
-from .snu_graph import Cell, Nodes
+from .network import Network
+from .step import layer_weights
 
 DOMAIN = "ai.snudeploy"
 DOMAIN_VERSION = 1
 IR_VERSION = 10
-_ATTRIBUTES = ["decay", "g", "activation", "recurrent", "lateral_inhibition"]
 
 
-def _cell(nodes: Nodes, variant: dict) -> Cell:
-    """The function body's :class:`Cell`: ``decay`` comes from the node's attribute (a reference)."""
+def _cell(nodes: Nodes, variant: dict) -> snu.Cell:
+    """The function body's :class:`~snudeploy.kinds.snu.Cell`: ``decay`` comes from the node's attribute."""
     decay = nodes("Constant", [])
     nodes.nodes[-1].attribute.append(
         helper.make_attribute_ref("value_float", onnx.AttributeProto.FLOAT, ref_attr_name="decay"))
-    return Cell(variant["g"], variant["activation"], variant["recurrent"], variant["lateral_inhibition"], decay,
-                nodes("Constant", [], value_float=1.0), "threshold", "recurrent_kernel")
+    return snu.Cell(variant["g"], variant["activation"], variant["recurrent"], variant["lateral_inhibition"], decay,
+                    nodes("Constant", [], value_float=1.0), "threshold", "recurrent_kernel")
 
 
-def _function_inputs(variant: dict, first: str) -> list[str]:
-    return [first, "y_prev", "s_prev", "kernel", "threshold"] + (["recurrent_kernel"] if variant["recurrent"] else [])
+def _inputs(variant: dict) -> list[str]:
+    return ["x", "y_prev", "s_prev", "kernel", "threshold"] + (["recurrent_kernel"] if variant["recurrent"] else [])
 
 
-def snu_cell_function(variant: dict, opset: int) -> onnx.FunctionProto:
-    """``SNUCell(x, y_prev, s_prev, kernel, threshold[, recurrent_kernel]) -> (y, s)``."""
-    nodes = Nodes()
+def cell_function(spec, variant: dict, opset: int) -> onnx.FunctionProto:
+    """``<Cell>(x, y_prev, s_prev, kernel, threshold[, recurrent_kernel]) -> (y, s)`` for ``spec``'s op."""
+    nodes = Nodes(opset=opset)
     cell = _cell(nodes, variant)
-    snu_graph.step(nodes, cell, nodes("MatMul", ["x", "kernel"]), "y_prev", "s_prev", opset, "y", "s")
-    return helper.make_function(DOMAIN, "SNUCell", _function_inputs(variant, "x"), ["y", "s"], nodes.nodes,
-                                [helper.make_opsetid("", opset)], attributes=_ATTRIBUTES)
+    projection = spec.onnx_project(nodes, "x", {"kernel": "kernel"}, None, refs=True)
+    snu.step(nodes, cell, projection, "y_prev", "s_prev", opset, "y", "s")
+    return helper.make_function(DOMAIN, spec.ONNX_CELL, _inputs(variant), ["y", "s"], nodes.nodes,
+                                [helper.make_opsetid("", opset)], attributes=list(spec.ONNX_ATTRIBUTES))
 
 
-def snu_layer_function(variant: dict, opset: int) -> onnx.FunctionProto:
-    """``SNULayer(x[B,T,F], y0, s0, kernel, threshold[, recurrent_kernel]) -> (Y[B,T,U], y_T, s_T)``."""
-    nodes = Nodes()
+def layer_function(spec, variant: dict, opset: int) -> onnx.FunctionProto:
+    """``<Layer>(x[B,T,...], y0, s0, kernel, threshold[, recurrent_kernel]) -> (Y[B,T,...], y_T, s_T)``.
+
+    The input projection of all T steps is computed before the ``Scan`` (hoisted: one MatMul,
+    or one convolution over the B*T frames), so the scanned body is the cell's elementwise step.
+    """
+    nodes = Nodes(opset=opset)
     cell = _cell(nodes, variant)
-    projection = nodes("MatMul", ["x", "kernel"])  # hoisted: all time steps in one MatMul
-    body = Nodes("body_")
-    snu_graph.step(body, cell, "p_t", "y_prev_t", "s_prev_t", opset, "y_t", "s_t")
+    if isinstance(spec, ConvSNU):
+        rank = 5
+        shape = nodes("Shape", ["x"])
+        frames = nodes("Reshape", ["x", nodes("Concat", [nodes.constant([-1], np.int64), _dims(nodes, shape, 2, 5)],
+                                              axis=0)])
+        projected = spec.onnx_project(nodes, frames, {"kernel": "kernel"}, None, refs=True)  # [B*T, H', W', F]
+        projection = nodes("Reshape", [projected, nodes("Concat", [_dims(nodes, shape, 0, 2),
+                                                                   _dims(nodes, nodes("Shape", [projected]), 1, 4)],
+                                                        axis=0)])
+    else:
+        rank = 3
+        projection = nodes("MatMul", ["x", "kernel"])
+    time_major = nodes("Transpose", [projection], perm=[1, 0, *range(2, rank)])  # Scan walks axis 0
+    body = Nodes("body_", opset)
+    snu.step(body, cell, "p_t", "y_prev_t", "s_prev_t", opset, "y_t", "s_t")
     body("Identity", ["y_t"], ["y_seq_t"])
-    value = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, None)  # noqa: E731
+    untyped = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, None)  # noqa: E731
     scan_body = helper.make_graph(body.nodes, "snu_scan_body",
-                                  [value("y_prev_t"), value("s_prev_t"), value("p_t")],
-                                  [value("y_t"), value("s_t"), value("y_seq_t")])
-    time_major = nodes("Transpose", [projection], perm=[1, 0, 2])  # Scan walks axis 0
-    y_time_major = nodes("Scan", ["y_prev", "s_prev", time_major], ["y_last", "s_last", "y_seq_tbu"],
+                                  [untyped("y_prev_t"), untyped("s_prev_t"), untyped("p_t")],
+                                  [untyped("y_t"), untyped("s_t"), untyped("y_seq_t")])
+    y_time_major = nodes("Scan", ["y_prev", "s_prev", time_major], ["y_last", "s_last", "y_seq_time_major"],
                          body=scan_body, num_scan_inputs=1)[2]
-    nodes("Transpose", [y_time_major], ["y_seq"], perm=[1, 0, 2])
-    return helper.make_function(DOMAIN, "SNULayer", _function_inputs(variant, "x"), ["y_seq", "y_last", "s_last"],
-                                nodes.nodes, [helper.make_opsetid("", opset)], attributes=_ATTRIBUTES)
+    nodes("Transpose", [y_time_major], ["y_seq"], perm=[1, 0, *range(2, rank)])
+    return helper.make_function(DOMAIN, spec.ONNX_LAYER, _inputs(variant), ["y_seq", "y_last", "s_last"],
+                                nodes.nodes, [helper.make_opsetid("", opset)], attributes=list(spec.ONNX_ATTRIBUTES))
 
 
-def model_variant(layers: list[SNULayerParams]) -> dict:
-    """The structural variant every layer of the model shares (the function bodies' shape)."""
-    variants = {(p.g, p.activation, p.recurrent, p.lateral_inhibition) for p in layers}
-    if len(variants) != 1:
-        raise ExportError("The customop format needs every SNU layer to share g, activation, recurrent and "
-                          f"lateral inhibition; this model mixes {sorted(variants)}.")
-    g, activation, recurrent, lateral = variants.pop()
-    return {"g": g, "activation": activation, "recurrent": recurrent, "lateral_inhibition": lateral}
+def _dims(nodes: Nodes, shape: str, start: int, end: int) -> str:
+    """``shape[start:end]`` of a ``Shape`` output."""
+    return nodes("Slice", [shape, nodes.constant([start], np.int64), nodes.constant([end], np.int64)])
 
 
-def build(layers: list[SNULayerParams], graph: str, opset: int = 17, timesteps: int | None = None) -> onnx.ModelProto:
-    """A ``customop`` model: ``graph="step"`` uses SNUCell nodes, ``"sequence"`` SNULayer nodes."""
-    variant = model_variant(layers)
+def variants(network: Network) -> dict[type, tuple]:
+    """``{kind class: (a spec of it, the variant its layers share)}``: the function bodies' shapes."""
+    found: dict[type, dict] = {}
+    for _, layer in network.stateful():
+        spec = layer.spec
+        variant = {"g": spec.g, "activation": spec.activation, "recurrent": bool(getattr(spec, "recurrent", False)),
+                   "lateral_inhibition": bool(getattr(spec, "lateral_inhibition", False))}
+        found.setdefault(type(spec), {})[tuple(variant.items())] = (spec, variant)
+    chosen = {}
+    for kind, options in found.items():
+        if len(options) != 1:
+            raise ExportError(f"The customop format needs every {kind.kind} layer to share g, activation, recurrent "
+                              f"and lateral inhibition; this model mixes {sorted(dict(o).__repr__() for o in options)}.")
+        chosen[kind] = next(iter(options.values()))
+    return chosen
+
+
+def build(network: Network, graph: str, opset: int = 17, timesteps: int | None = None) -> onnx.ModelProto:
+    """A ``customop`` model: ``graph="step"`` uses ``*Cell`` nodes, ``"sequence"`` ``*Layer`` nodes."""
+    chosen = variants(network)
     sequence = graph == "sequence"
-    op = "SNULayer" if sequence else "SNUCell"
-    features = layers[0].features
     time_dim = [timesteps or "time"] if sequence else []
-    inputs = [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", *time_dim, features])]
-    outputs, initializers, nodes = [], [], Nodes()
+    main = Graph(opset)
+    inputs = [value(INPUT_NAME, ["batch", *time_dim, *network.input_shape])]
+    outputs = []
     current = INPUT_NAME
-    for i, params in enumerate(layers):
+    for i, layer in enumerate(network.layers):
+        spec = layer.spec
+        if not spec.stateful:
+            current = spec.onnx_apply(main, current, layer.input_shape, sequence=sequence)
+            continue
         (_, y_in, y_out), (_, s_in, s_out) = state_names(i)
-        for name in (y_in, s_in):
-            inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", params.units]))
-        weights = {"kernel": params.kernel, "threshold": params.threshold}
-        if params.recurrent:
-            weights["recurrent_kernel"] = params.recurrent_kernel
-        for key, array in weights.items():
-            initializers.append(numpy_helper.from_array(np.asarray(array, np.float32), f"l{i}_{key}"))
-        node_inputs = [current, y_in, s_in] + [f"l{i}_{key}" for key in weights]
+        inputs += [value(y_in, ["batch", *layer.output_shape]), value(s_in, ["batch", *layer.output_shape])]
+        weights = layer_weights(main, i, layer)
+        weights = [weights[k] for k in ("kernel", "threshold", "recurrent_kernel") if k in weights]
         sequence_out = [f"l{i}_y_seq"] if sequence else []
-        nodes(op, node_inputs, sequence_out + [y_out, s_out], domain=DOMAIN, name=f"snu_{i}",
-              decay=float(params.decay), g=params.g, activation=params.activation,
-              recurrent=int(params.recurrent), lateral_inhibition=int(params.lateral_inhibition))
-        for name in (y_out, s_out):
-            outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", params.units]))
+        main(spec.ONNX_LAYER if sequence else spec.ONNX_CELL, [current, y_in, s_in, *weights],
+             sequence_out + [y_out, s_out], domain=DOMAIN, name=f"snu_{i}", **spec.onnx_attributes(layer.input_shape))
+        outputs += [value(y_out, ["batch", *layer.output_shape]), value(s_out, ["batch", *layer.output_shape])]
         current = sequence_out[0] if sequence else y_out
-    classes = layers[-1].units
-    nodes("Identity", [current], [SPIKES_NAME])
-    outputs.append(helper.make_tensor_value_info(SPIKES_NAME, TensorProto.FLOAT, ["batch", *time_dim, classes]))
+    main("Identity", [current], [SPIKES_NAME])
+    outputs.append(value(SPIKES_NAME, ["batch", *time_dim, *network.output_shape]))
     if sequence:
-        mean = snu_graph.reduce(nodes, "ReduceMean", current, 1, opset, keepdims=0)
-        nodes("Identity", [mean], [RATES_NAME])
-        outputs.append(helper.make_tensor_value_info(RATES_NAME, TensorProto.FLOAT, ["batch", classes]))
-    functions = [snu_layer_function(variant, opset) if sequence else snu_cell_function(variant, opset)]
-    model = helper.make_model(
-        helper.make_graph(nodes.nodes, f"snudeploy_customop_{graph}", inputs, outputs, initializers),
+        main("Identity", [reduce(main, "ReduceMean", current, 1, opset, keepdims=0)], [RATES_NAME])
+        outputs.append(value(RATES_NAME, ["batch", *network.output_shape]))
+    make = layer_function if sequence else cell_function
+    functions = [make(spec, variant, opset) for spec, variant in chosen.values()]
+    return helper.make_model(
+        helper.make_graph(main.nodes, f"snudeploy_customop_{graph}", inputs, outputs, main.initializers),
         opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, DOMAIN_VERSION)],
         functions=functions, producer_name="snudeploy", ir_version=IR_VERSION)
-    return model
 
 
 def build_format(ctx) -> dict:
     """The ``customop`` format's graphs: ``{"sequence": ..., "step": ...}``."""
-    return {"sequence": build(ctx.layers, "sequence", opset=ctx.opset),
-            "step": build(ctx.layers, "step", opset=ctx.opset)}
+    return {"sequence": build(ctx.network, "sequence", opset=ctx.opset),
+            "step": build(ctx.network, "step", opset=ctx.opset)}

@@ -13,18 +13,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
 
-from .. import __version__, arguments
+from .. import __version__, arguments, digest
+from ..encoding import Encoding
 from ..errors import ConfigurationError, ExportError, ValidationError
 from ..files import Transaction, check_writable
 from ..metadata import METADATA_KEY, ModelInfo, Quantization, build as build_metadata
 from ..spec import ModelSpec
 from . import checks, formats
+from .network import Network, from_keras
 
 VALIDATION_FILE = "validation.json"
 ALL = formats.ALL
@@ -54,23 +57,20 @@ class ExportedFile:
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What a format builder gets: the loaded Keras model, its layers and the export settings."""
-    model: object            # the Keras sequence model of the checkpoint
-    layers: list             # [SNULayerParams], output layer last
+    """What a format builder gets: the network (its layers with weights and Keras layers) and the settings."""
+    network: Network
     opset: int
     timesteps: int           # T of fixed-length graphs (and of validation)
 
-    @property
-    def features(self) -> int:
-        return self.layers[0].features
-
 
 def export(checkpoint, format: str, path, timesteps: int | None = None, opset: int = formats.DEFAULT_OPSET,
-           dataset=None, samples: int = 256, force: bool = False) -> Path:
-    """Export ``checkpoint`` to ONNX ``format`` after validating it against TensorFlow.
+           dataset=None, samples: int = 256, force: bool = False, inputs=None, labels=None) -> Path:
+    """Export a checkpoint, or your own Keras model, to ONNX ``format`` after validating it against TensorFlow.
 
     Args:
-        checkpoint: checkpoint folder (``spec.json`` + ``model.weights.h5``).
+        checkpoint: a checkpoint folder (``spec.json`` + ``model.weights.h5``), or a Keras model
+            (``Sequential`` or a functional chain) built from snudeploy layers and the stateless
+            layers between them (:data:`snudeploy.converters.network.SUPPORTED`); a model needs ``inputs``.
         format: ``"step"``, ``"unrolled"``, ``"loop"``, ``"customop"`` or ``"all"``.
         path: an ``.onnx`` file name, or a folder that receives the format's default file
             name(s); ``"all"`` needs a folder. ``customop`` also writes its step graph as
@@ -82,6 +82,9 @@ def export(checkpoint, format: str, path, timesteps: int | None = None, opset: i
             the checkpoint's dataset; its test split, rate-encoded like training does.
         samples: number of validation samples (the first N of the test split).
         force: write graphs that miss the validation gates (their metadata says so).
+        inputs: for a Keras model: the validation inputs ``[N, T, *input shape]`` as the model takes
+            them (spikes or values), e.g. encoded test samples; T is that of ``unrolled`` graphs.
+        labels: for a Keras model: optional labels ``[N]`` of ``inputs`` (the report then gives accuracies).
 
     Returns:
         The path of the format's primary file (``"all"``: the folder).
@@ -92,24 +95,34 @@ def export(checkpoint, format: str, path, timesteps: int | None = None, opset: i
         ConfigurationError, ModelFileError, ExportError, OutputError: bad arguments, checkpoint,
             graph or output location.
     """
-    files = export_files(checkpoint, format, path, timesteps, opset, dataset, samples, force)
+    files = export_files(checkpoint, format, path, timesteps, opset, dataset, samples, force, inputs, labels)
     return Path(path) if format == ALL else files[0].path
 
 
 def export_files(checkpoint, format: str, path, timesteps: int | None = None, opset: int = formats.DEFAULT_OPSET,
-                 dataset=None, samples: int = 256, force: bool = False) -> list[ExportedFile]:
+                 dataset=None, samples: int = 256, force: bool = False, inputs=None,
+                 labels=None) -> list[ExportedFile]:
     """:func:`export`, returning every file written with its node counts and validation report."""
     chosen = list(formats.names()) if format == ALL else [formats.get(format).name]
     opset = formats.check_opset(opset)
     targets = _targets(chosen, Path(path), format == ALL)
     for folder in {t.parent for files in targets.values() for t in files.values()}:
         check_writable(folder, "folder")
-    source = load_source(checkpoint, timesteps, dataset, samples)
-    spec, layers, steps, spikes, labels = source.spec, source.layers, source.timesteps, source.spikes, source.labels
+    if _is_keras_model(checkpoint):
+        if dataset is not None or timesteps is not None:
+            raise ConfigurationError("A Keras model is validated on the `inputs` you give (their T is the unrolled "
+                                     "graph's); `dataset` and `timesteps` are for checkpoints.")
+        source = model_source(checkpoint, inputs, labels, samples)
+    else:
+        if inputs is not None or labels is not None:
+            raise ConfigurationError("`inputs` and `labels` are for a Keras model; a checkpoint is validated on its "
+                                     "dataset (`dataset=`).")
+        source = load_source(checkpoint, timesteps, dataset, samples)
+    network, steps, spikes, labels = source.network, source.timesteps, source.spikes, source.labels
 
     from .validation import validate
 
-    ctx = BuildContext(model=source.model, layers=layers, opset=opset, timesteps=steps)
+    ctx = BuildContext(network=network, opset=opset, timesteps=steps)
     ref = source.reference()
     producer = producer_versions()
 
@@ -121,15 +134,11 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
         fixed_t = steps if fmt.needs_timesteps else None
         for graph, model in models.items():
             checks.check_onnx(model, graph)
-            info = build_metadata(name, graph, [p.layer() for p in layers], ctx.features, opset,
+            info = build_metadata(name, graph, network.metadata_layers(), network.input_shape, opset,
                                   timesteps=fixed_t if graph == "sequence" else None,
-                                  encoding=_encoding(spec, fixed_t), dataset=spec.dataset,
-                                  quantization=Quantization(spec.quantization_method,
-                                                            {k: v for k, v in spec.quantization.items()
-                                                             if k != "method"}),
-                                  producer=producer,
-                                  source={"checkpoint": Path(checkpoint).resolve().name, "dataset": spec.dataset,
-                                          "test_accuracy": spec.metrics.get("test_accuracy")})
+                                  encoding=source.encoding_for(fixed_t), dataset=source.trained_on,
+                                  readout=source.readout, quantization=source.quantization, producer=producer,
+                                  source=source.origin)
             _set_metadata(model, info)
             checks.check_loads(model, graph)
         reports = validate(models, ref, spikes, fmt.gates, labels, raise_on_failure=False)
@@ -167,21 +176,32 @@ def write(pending: list) -> list[ExportedFile]:
 
 @dataclass(frozen=True)
 class Source:
-    """A checkpoint loaded for export, with its encoded validation data."""
-    spec: ModelSpec
+    """A network to export (a checkpoint's, or a user's Keras model), with its validation data."""
     model: object            # the Keras sequence model
-    layers: list             # [SNULayerParams], output layer last
+    network: Network         # its exported layers with weights
     timesteps: int
-    spikes: np.ndarray       # uint8 [N, T, F]
-    labels: np.ndarray
-    dataset: str
+    spikes: np.ndarray       # [N, T, *input shape], spikes or values as the model takes them
+    labels: np.ndarray | None
+    dataset: str             # what the validation data are
+    encoding: Encoding | None = None    # how the network's inputs are encoded (None: the user's own)
+    trained_on: str | None = None       # the dataset the network was trained on
+    readout: str = "mean_rate"
+    quantization: Quantization = Quantization()
+    origin: dict | None = None          # the metadata's `source`
+
+    def encoding_for(self, timesteps: int | None) -> Encoding | None:
+        """The encoding recorded in a graph of fixed ``timesteps`` (``max_spikes`` capped at T), or the encoding."""
+        if self.encoding is None or timesteps is None:
+            return self.encoding
+        return dataclasses.replace(self.encoding, timesteps=timesteps,
+                                   max_spikes=min(self.encoding.max_spikes, timesteps))
 
     def reference(self):
         """TensorFlow's results on the validation spikes (:class:`~.validation.Reference`)."""
         from .validation import reference
 
         log.info("Running TensorFlow on %d encoded %s test samples for validation...", len(self.spikes), self.dataset)
-        return reference(self.model, self.spikes)
+        return reference(self.model, self.network, self.spikes)
 
 
 def load_source(checkpoint, timesteps: int | None, dataset, samples: int) -> Source:
@@ -194,19 +214,49 @@ def load_source(checkpoint, timesteps: int | None, dataset, samples: int) -> Sou
     spikes, labels, data_name = validation_data(spec, dataset, samples, steps)
 
     from ..checkpoint import load_checkpoint
-    from .network import from_keras
 
     keras_model = load_checkpoint(checkpoint)
-    layers = from_keras(keras_model)
-    if not layers:
-        raise ExportError(f"Checkpoint {checkpoint} has no SNU layers.")
-    if not all(p.finite() for p in layers):
+    network = from_keras(keras_model, spec.input_shape)
+    if not network.finite():
         raise ExportError(f"Checkpoint {checkpoint} has NaN or Inf weights; it cannot be exported.")
-    return Source(spec, keras_model, layers, steps, spikes, labels, data_name)
+    quantization = Quantization(spec.quantization_method, {k: v for k, v in spec.quantization.items() if k != "method"})
+    return Source(keras_model, network, steps, spikes, labels, data_name, encoding=spec.encoding,
+                  trained_on=spec.dataset, readout=spec.readout, quantization=quantization,
+                  origin={"checkpoint": Path(checkpoint).resolve().name, "dataset": spec.dataset,
+                          "test_accuracy": spec.metrics.get("test_accuracy")})
+
+
+def model_source(model, inputs, labels, samples: int) -> Source:
+    """A user's Keras model with the validation ``inputs`` ``[N, T, *input shape]`` they give (checked)."""
+    if inputs is None:
+        raise ConfigurationError("Exporting a Keras model needs `inputs`: validation inputs [N, T, *input shape] as "
+                                 "the model takes them (its exports are checked against it on these).")
+    network = from_keras(model)
+    x = np.asarray(inputs)
+    if x.dtype.kind not in "biuf" or x.ndim != 2 + len(network.input_shape) or \
+            tuple(x.shape[2:]) != network.input_shape or x.shape[1] < 1 or len(x) < 1:
+        raise ConfigurationError(f"`inputs` must be numbers of shape [N, T, {', '.join(map(str, network.input_shape))}] "
+                                 f"(the model's input per step), got {x.dtype} {list(x.shape)}.")
+    samples = arguments.limited(samples, "samples", "samples")
+    arguments.limited(x.shape[1], "timesteps", "timesteps")
+    if not np.isfinite(x).all():
+        raise ConfigurationError("`inputs` hold NaN or Inf.")
+    if labels is not None:
+        labels = np.asarray(labels)[:samples]
+        if labels.shape != (min(samples, len(x)),) or labels.dtype.kind not in "iu":
+            raise ConfigurationError(f"`labels` must be integers [N] for the {len(x)} inputs.")
+    if not network.finite():
+        raise ExportError("The model has NaN or Inf weights; it cannot be exported.")
+    return Source(model, network, int(x.shape[1]), x[:samples], labels, "inputs",
+                  origin={"keras_model": getattr(model, "name", "model")})
+
+
+def _is_keras_model(value) -> bool:
+    return hasattr(value, "layers") and hasattr(value, "get_weights") and not isinstance(value, (str, os.PathLike))
 
 
 def validation_data(spec: ModelSpec, dataset, samples: int, timesteps: int):
-    """``(spikes uint8 [N, T, F], labels, dataset name)``: the first ``samples`` test images, encoded.
+    """``(spikes uint8 [N, T, *input shape], labels, dataset name)``: the first ``samples`` test images, encoded.
 
     The encoding is the checkpoint's (test split seed); with a ``timesteps`` other than the
     checkpoint's, ``max_spikes`` is kept (capped at T) so a pixel fires as often over the sequence.
@@ -232,7 +282,8 @@ def validation_data(spec: ModelSpec, dataset, samples: int, timesteps: int):
                                  f"the checkpoint expects {spec.input_features}.")
     encoding = dataclasses.replace(spec.encoding, timesteps=timesteps,
                                    max_spikes=min(spec.encoding.max_spikes, timesteps))
-    return encoding.encode(x, "test"), y, name
+    spikes = encoding.encode(x, "test")
+    return spikes.reshape(*spikes.shape[:2], *spec.input_shape), y, name
 
 
 def producer_versions() -> dict:
@@ -246,15 +297,10 @@ def producer_versions() -> dict:
             "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
 
 
-def _encoding(spec: ModelSpec, timesteps: int | None):
-    enc = spec.encoding
-    steps = timesteps or enc.timesteps
-    return dataclasses.replace(enc, timesteps=steps, max_spikes=min(enc.max_spikes, steps))
-
-
 def _set_metadata(model: onnx.ModelProto, info: ModelInfo) -> None:
-    onnx.helper.set_model_props(model, {METADATA_KEY: info.to_json()})
+    """Set the producer, the metadata and the seal (:mod:`snudeploy.digest`) of ``model``."""
     model.producer_name, model.producer_version = "snudeploy", __version__
+    digest.attach(model, info.to_json())
 
 
 def _info(model: onnx.ModelProto) -> ModelInfo:

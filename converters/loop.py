@@ -1,29 +1,33 @@
-"""The ``loop`` format: a whole sequence of any length T (one ONNX ``Loop`` per layer).
+"""The ``loop`` format: a whole sequence of any length T (one ONNX ``Loop`` per stateful layer).
 
-The checkpoint's cells run inside Keras ``RNN`` layers (``return_state=True``, given the
-initial states), whose ``tf.while_loop`` tf2onnx turns into ONNX ``Loop`` nodes. Inputs
-``x`` [B, T, F] (T dynamic) and the initial states; outputs ``rates``, ``spikes``
-[B, T, C] and the final states.
+The network's Keras layers run with their initial states given and their final states
+returned (dense SNU cells inside Keras ``RNN`` layers, conv SNU layers with
+``return_state``), and their ``tf.while_loop`` becomes ONNX ``Loop`` nodes through tf2onnx.
+Inputs ``x`` [B, T, *input shape] (T dynamic) and the initial states; outputs ``rates``,
+``spikes`` [B, T, C] and the final states.
 """
 
 from __future__ import annotations
 
-from .tfgraph import convert, named_outputs, signature, snu_cells
+from .tfgraph import convert, named_outputs, signature, stateful_runner, stateless_runner
 
 
-def loop_function(cells, features: int):
+def loop_function(network):
     import tensorflow as tf
 
-    input_signature = signature(cells, features, None)
-    rnns = [tf.keras.layers.RNN(cell, return_sequences=True, return_state=True, name=f"snu_loop_{i}")
-            for i, cell in enumerate(cells)]
+    input_signature = signature(network, None)
+    runners = [stateful_runner(layer) if layer.spec.stateful else stateless_runner(layer)
+               for layer in network.layers]
 
     @tf.function(input_signature=input_signature)
     def snu_loop(x, *states):
-        h, final = x, []
-        for i, rnn in enumerate(rnns):
-            h, y, s = rnn(h, initial_state=[states[2 * i], states[2 * i + 1]])
-            final.append((y, s))
+        h, final, k = x, {}, 0
+        for i, (layer, run) in enumerate(zip(network.layers, runners)):
+            if layer.spec.stateful:
+                h, y, s = run(h, states[2 * k], states[2 * k + 1])
+                final[i], k = (y, s), k + 1
+            else:
+                h = run(h)
         return named_outputs(h, final, sequence=True)
 
     return snu_loop, input_signature
@@ -31,5 +35,5 @@ def loop_function(cells, features: int):
 
 def build(ctx) -> dict:
     """The format's graphs from an :class:`~snudeploy.converters.exporter.BuildContext`."""
-    function, input_signature = loop_function(snu_cells(ctx.model), ctx.features)
+    function, input_signature = loop_function(ctx.network)
     return {"sequence": convert(function, input_signature, ctx.opset)}

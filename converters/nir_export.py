@@ -51,11 +51,11 @@ DESCRIPTION = "NIR graph (HDF5) for neuromorphic tools; exact for g = identity, 
 APPROXIMATE_GATES = Gates(prediction_agreement=0.0, spike_agreement=0.0)  # report only (NaN still fails)
 
 
-def inexact(layers) -> list[str]:
-    """Why layers (``SNULayerParams``) do not map exactly onto NIR, and what the approximation does."""
+def inexact(network) -> list[str]:
+    """Why the layers of ``network`` do not map exactly onto NIR, and what the approximation does."""
     found = {}  # reason -> layer indices
-    for i, p in enumerate(layers):
-        reasons = []
+    for i, layer in enumerate(network.layers):
+        p, reasons = layer.spec, []
         if p.g != "identity":
             reasons.append(f"g = {p.g}, but a NIR LIF integrates linearly (approximation: g dropped)")
         if p.activation != "step":
@@ -69,36 +69,40 @@ def inexact(layers) -> list[str]:
     return [f"layer{'s' if len(ids) > 1 else ''} {', '.join(ids)}: {reason}" for reason, ids in found.items()]
 
 
-def to_nir(layers, dt: float, metadata: dict | None = None):
-    """The ``nir.NIRGraph`` of SNU ``layers`` at time step ``dt`` (seconds)."""
+def to_nir(network, dt: float, metadata: dict | None = None):
+    """The ``nir.NIRGraph`` of ``network`` (dense SNU layers) at time step ``dt`` (seconds)."""
     import nir
 
-    nodes = {"input": nir.Input(np.array([layers[0].features]))}
+    other = sorted({layer.spec.kind for layer in network.layers if layer.spec.kind != "snu"})
+    if other:
+        raise ExportError(f"NIR export takes dense SNU layers; this network has {', '.join(other)} layers.")
+    nodes = {"input": nir.Input(np.array([network.features]))}
     edges, previous = [], "input"
-    for i, p in enumerate(layers):
-        neuron = _neuron(p, dt)
+    for i, layer in enumerate(network.layers):
+        p, w = layer.spec, layer.weights
+        neuron = _neuron(p, w["threshold"], dt)
         affine, name = f"affine{i}", f"{type(neuron).__name__.lower()}{i}"
-        nodes[affine] = nir.Affine(weight=np.ascontiguousarray(p.kernel.T), bias=np.zeros(p.units, np.float32))
+        nodes[affine] = nir.Affine(weight=np.ascontiguousarray(w["kernel"].T), bias=np.zeros(p.units, np.float32))
         if p.recurrent:
             neuron = nir.NIRGraph(
                 nodes={"input": nir.Input(np.array([p.units])), "lif": neuron,
-                       "w_rec": nir.Linear(weight=np.ascontiguousarray(p.recurrent_kernel.T)),
+                       "w_rec": nir.Linear(weight=np.ascontiguousarray(w["recurrent_kernel"].T)),
                        "output": nir.Output(np.array([p.units]))},
                 edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
         nodes[name] = neuron
         edges += [(previous, affine), (affine, name)]
         previous = name
-    nodes["output"] = nir.Output(np.array([layers[-1].units]))
+    nodes["output"] = nir.Output(np.array([network.output_shape[0]]))
     edges.append((previous, "output"))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": float(dt), "discretisation": DISCRETISATION,
                                                             **(metadata or {})})
 
 
-def _neuron(p, dt: float):
+def _neuron(p, threshold, dt: float):
     """LIF (decay < 1) or IF (decay = 1) whose forward-Euler step is ``v = decay·v + I``."""
     import nir
 
-    threshold = np.asarray(p.threshold, np.float32)
+    threshold = np.asarray(threshold, np.float32)
     zeros = np.zeros(p.units, np.float64)
     if p.decay >= 1.0:
         return nir.IF(r=np.full(p.units, 1.0 / dt), v_threshold=threshold, v_reset=zeros)
@@ -129,15 +133,15 @@ def export_nir(checkpoint, path, dt: float | None = None, approximate: bool = Fa
     target = _target(Path(path))
     check_writable(target.parent, "folder")
     source = load_source(checkpoint, timesteps, dataset, samples)
-    reasons = inexact(source.layers)
+    reasons = inexact(source.network)
     if reasons and not approximate:
         raise ExportError(f"Checkpoint {checkpoint} does not map exactly onto NIR: {'; '.join(reasons)}. "
                           "Pass --approximate (approximate=True) to export the nearest NIR graph with its measured "
                           "agreement; nothing written.")
     recorded = {"producer": f"snudeploy {__version__}", "source": Path(checkpoint).resolve().name,
-                "encoding": source.spec.encoding.to_dict(), "dataset": source.spec.dataset,
+                "encoding": source.encoding.to_dict(), "dataset": source.trained_on,
                 "approximations": "; ".join(reasons)}
-    graph = to_nir(source.layers, dt, {k: v for k, v in recorded.items() if v})
+    graph = to_nir(source.network, dt, {k: v for k, v in recorded.items() if v})
     ref = source.reference()
     gates = APPROXIMATE_GATES if reasons else FLOAT_GATES
     with Transaction(target.parent) as files:
@@ -172,9 +176,9 @@ def validate(model, ref, spikes: np.ndarray, labels: np.ndarray | None, gates: G
     engine = Engine(model.SerializeToString(), SessionSettings("cpu"))
     result = rollout(engine, spikes, BATCH)
     last = len(ref.states) - 1
-    spikes_tf, spikes_nir = ref.spikes[last] > 0.5, result.spikes[last] > 0.5
+    spikes_tf, spikes_nir = ref.spikes[max(ref.spikes)] > 0.5, result.spikes[last] > 0.5
     deltas = {}
-    for i, (y, s) in enumerate(ref.states):
+    for i, (y, s) in enumerate(ref.states.values()):
         membrane = np.where(y > 0.5, 0.0, s)
         deltas[f"l{i}_v"] = float(np.max(np.abs(membrane - result.states[f"l{i}_v"]), initial=0.0))
     tf_pred, nir_pred = ref.rates.argmax(axis=1), result.rates.argmax(axis=1)

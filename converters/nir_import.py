@@ -37,11 +37,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .. import __version__, arguments
+from .. import __version__, arguments, digest
 from ..encoding import Encoding
 from ..errors import ConfigurationError, ModelFileError
 from ..files import Transaction, check_writable
-from ..metadata import METADATA_KEY, Layer, ModelInfo, State, build as build_metadata
+from ..metadata import Layer, ModelInfo, State, build as build_metadata
 from ..runtime import load_model
 from . import checks
 from .formats import DEFAULT_OPSET
@@ -95,7 +95,7 @@ class ImportedModel:
         source = self.info.source or {}
         return {"file": str(self.path), "dt": source.get("dt"), "features": self.info.features,
                 "classes": self.info.classes, "nodes": self.nodes, "size_kb": round(self.size_bytes / 1024, 1),
-                "layers": [{"layer": i, "node": layer.parameters.get("node"), "cell": layer.cell, "units": layer.units,
+                "layers": [{"layer": i, "node": layer.fields.get("node"), "cell": layer.kind, "units": layer.units,
                             "states": [s.kind for s in self.info.states if s.layer == i]}
                            for i, layer in enumerate(self.info.layers)]}
 
@@ -130,8 +130,8 @@ def import_graph(graph, dt: float | None = None, source: str = "graph", opset: i
                           producer=_producer(),
                           source={"nir": source, "dt": dt, "discretisation": DISCRETISATION,
                                   "nir_nodes": len(plan.nodes)})
-    helper.set_model_props(model, {METADATA_KEY: info.to_json()})
     model.producer_name, model.producer_version = "snudeploy", __version__
+    digest.attach(model, info.to_json())
     checks.check_loads(model, "step")
     return model
 
@@ -182,14 +182,15 @@ def _layout(plan: Plan):
                              "to stream.")
     carried = _carried(plan)
     layers_of = [n for n in neurons if n != carried] + ([carried] if carried in neurons else [])
-    layers = [Layer(plan.nodes[n].width, cell=plan.nodes[n].type.lower(), parameters={"node": n}) for n in layers_of]
+    layers = [Layer(plan.nodes[n].type.lower(), (plan.nodes[n].width,), {"units": plan.nodes[n].width, "node": n})
+              for n in layers_of]
     if carried not in neurons:
-        layers.append(Layer(plan.classes, cell="output", parameters={"node": carried}))
+        layers.append(Layer("output", (plan.classes,), {"units": plan.classes, "node": carried}))
     states, slots = [], {}
 
     def add(layer: int, kind: str, units: int, key) -> None:
         names = (f"l{layer}_{kind}", f"l{layer}_{kind}_next")
-        states.append(State(layer, kind, *names, units))
+        states.append(State(layer, kind, *names, (units,)))
         slots[key] = names
 
     for i, name in enumerate(layers_of):

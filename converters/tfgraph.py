@@ -1,11 +1,11 @@
 """What the tf2onnx formats share: explicit-state ``tf.function`` signatures and conversion.
 
-The functions are built from the Keras cells of the loaded checkpoint, so the exported
-arithmetic is the cell's own ``call``. tf2onnx names graph inputs after the
-``TensorSpec`` names and dict outputs after their keys (it flattens dicts sorted by key);
-every output is wrapped in ``tf.identity`` so that no two keys share a tensor (the output
-layer's ``y`` is both ``spikes`` and ``l{n}_y_next``), and the contract names are checked
-after conversion (:func:`snudeploy.converters.checks.check_loads`).
+The functions run the network's own Keras layers (SNU layers with their states passed in
+and returned), so the exported arithmetic is the Keras layers' own ``call``. tf2onnx names
+graph inputs after the ``TensorSpec`` names and dict outputs after their keys (it flattens
+dicts sorted by key); every output is wrapped in ``tf.identity`` so that no two keys share a
+tensor (the output layer's ``y`` is both ``spikes`` and ``l{n}_y_next``), and the contract
+names are checked after conversion (:func:`snudeploy.converters.checks.check_loads`).
 """
 
 from __future__ import annotations
@@ -15,35 +15,78 @@ import onnx
 from .. import interrupts
 from ..errors import ExportError
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
+from .network import Network
 
 
-def snu_cells(model) -> list:
-    """The SNU cells of ``model`` in layer order (output layer last)."""
-    cells = [layer.cell for layer in model.layers if hasattr(getattr(layer, "cell", None), "threshold")]
-    if not cells:
-        raise ExportError("The checkpoint has no SNU layers to export (is it an LSTM baseline?).")
-    return cells
-
-
-def signature(cells, features: int, time: int | None | str = "step") -> list:
-    """``[x, l0_y, l0_s, ...]`` as ``tf.TensorSpec``; ``time="step"`` gives x [B, F], else [B, time, F]."""
+def stateful_runner(layer):
+    """``run(h [B, T, ...], y0, s0) -> (spikes [B, T, ...], y_T, s_T)`` for a stateful network layer."""
     import tensorflow as tf
 
-    x_shape = [None, features] if time == "step" else [None, time, features]
+    keras_layer = layer.keras
+    if keras_layer is None:
+        raise ExportError("This network was not read from a Keras model; the loop format needs one.")
+    if getattr(keras_layer, "cell", None) is not None:  # a dense SNU: its cell inside a Keras RNN returning states
+        rnn = tf.keras.layers.RNN(keras_layer.cell, return_sequences=True, return_state=True)
+        return lambda h, y0, s0: rnn(h, initial_state=[y0, s0])
+    return lambda h, y0, s0: keras_layer(h, initial_state=[y0, s0], return_state=True)
+
+
+def stateless_runner(layer):
+    """The Keras layer of a stateless network layer, as its kind builds it (dynamic T, no ``TimeDistributed``)."""
+    import tensorflow as tf
+
+    from .. import layers
+
+    return layer.spec.keras_layer(tf.keras, layers, None, layer.input_shape)
+
+
+def step_function(network: Network):
+    """``step(x, *states) -> {spikes, l{i}_y_next, l{i}_s_next}``: one time step of the network's Keras layers
+    with explicit states (what a TensorFlow streaming server would run), and its input signature."""
+    import tensorflow as tf
+
+    input_signature = signature(network, "step")
+    runners = [None if layer.spec.stateful else stateless_runner(layer) for layer in network.layers]
+
+    @tf.function(input_signature=input_signature, autograph=False)
+    def snu_step(x, *states):
+        h, final, k = x, {}, 0
+        for i, (layer, run) in enumerate(zip(network.layers, runners)):
+            if run is not None:  # stateless: the kind's layer on a sequence of one step
+                h = tf.squeeze(run(h[:, None]), axis=1)
+                continue
+            y0, s0 = states[2 * k], states[2 * k + 1]
+            keras_layer = layer.keras
+            if getattr(keras_layer, "cell", None) is not None:
+                h, (y, s) = keras_layer.cell.call(h, [y0, s0])
+            else:
+                y, s = keras_layer.step(h, y0, s0)
+                h = y
+            final[i], k = (y, s), k + 1
+        return named_outputs(h, final, sequence=False)
+
+    return snu_step, input_signature
+
+
+def signature(network: Network, time: int | None | str = "step") -> list:
+    """``[x, l{i}_y, l{i}_s, ...]`` as ``tf.TensorSpec``; ``time="step"`` gives x [B, *in], else [B, time, *in]."""
+    import tensorflow as tf
+
+    x_shape = [None, *network.input_shape] if time == "step" else [None, time, *network.input_shape]
     specs = [tf.TensorSpec(x_shape, tf.float32, name=INPUT_NAME)]
-    for i, cell in enumerate(cells):
-        specs += [tf.TensorSpec([None, cell.units], tf.float32, name=name) for _, name, _ in state_names(i)]
+    for i, layer in network.stateful():
+        specs += [tf.TensorSpec([None, *layer.output_shape], tf.float32, name=name) for _, name, _ in state_names(i)]
     return specs
 
 
-def named_outputs(spikes, final_states, sequence: bool) -> dict:
-    """The contract's output dict: ``spikes``, (``rates``,) and every layer's next states."""
+def named_outputs(spikes, final_states: dict, sequence: bool) -> dict:
+    """The contract's output dict: ``spikes``, (``rates``,) and every stateful layer's next states."""
     import tensorflow as tf
 
     outputs = {SPIKES_NAME: tf.identity(spikes)}
     if sequence:
         outputs[RATES_NAME] = tf.reduce_mean(spikes, axis=1)
-    for i, (y, s) in enumerate(final_states):
+    for i, (y, s) in final_states.items():
         (_, _, y_out), (_, _, s_out) = state_names(i)
         outputs[y_out], outputs[s_out] = tf.identity(y), tf.identity(s)
     return outputs
@@ -67,10 +110,10 @@ def convert(function, input_signature, opset: int) -> onnx.ModelProto:
 
 
 def name_dims(model: onnx.ModelProto) -> None:
-    """Call the first dim of every graph input/output ``batch`` and a free second dim of a rank-3 one ``time``."""
+    """Call the first dim of every graph input/output ``batch``, and a free second dim of a sequence ``time``."""
     for value in list(model.graph.input) + list(model.graph.output):
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_param = "batch"
-        if len(dims) == 3 and not dims[1].HasField("dim_value"):
+        if len(dims) >= 3 and not dims[1].HasField("dim_value"):  # states have static sizes after the batch
             dims[1].dim_param = "time"

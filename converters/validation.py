@@ -1,8 +1,9 @@
 """Parity of an exported graph against TensorFlow (separate from export, Optimum-style).
 
-TensorFlow side (:func:`reference`): the checkpoint's cells inside Keras ``RNN`` layers
-(``return_sequences`` and ``return_state``) give every layer's spikes at every step and
-the final states; the Keras model itself gives the mean output rates (predictions).
+TensorFlow side (:func:`reference`): the network's Keras layers, its SNU layers returning
+their states (dense cells inside Keras ``RNN`` layers with ``return_state``), give every
+stateful layer's spikes at every step and the final states; the Keras model itself gives the
+mean output rates (predictions).
 
 ONNX side: the graph, with its metadata, goes through the runtime like any model
 (:func:`snudeploy.runtime.load_model` checks it, :func:`snudeploy.runtime.rollout` runs it
@@ -34,44 +35,48 @@ BATCH = 256  # samples per TensorFlow / ONNX Runtime call
 
 @dataclass(frozen=True)
 class Reference:
-    """TensorFlow's results on the validation spikes."""
-    spikes: list             # per layer: y at every step [N, T, U_i]
-    states: list             # per layer: final (y, s), each [N, U_i]
+    """TensorFlow's results on the validation spikes, per stateful layer (by its index in the network)."""
+    spikes: dict             # layer -> y at every step [N, T, *shape]
+    states: dict             # layer -> final (y, s), each [N, *shape]
     rates: np.ndarray        # the Keras model's output [N, C]
-    soft: list               # per layer: True when the output is sigmoid (not a spike)
+    soft: dict               # layer -> True when the output is sigmoid (not a spike)
 
     def finite(self) -> bool:
-        arrays = [*self.spikes, *(a for pair in self.states for a in pair), self.rates]
+        arrays = [*self.spikes.values(), *(a for pair in self.states.values() for a in pair), self.rates]
         return all(np.isfinite(a).all() for a in arrays)
 
 
-def reference(model, spikes: np.ndarray) -> Reference:
-    """Run TensorFlow on ``spikes`` [N, T, F] (uint8 or float)."""
+def reference(model, network, spikes: np.ndarray) -> Reference:
+    """Run TensorFlow on ``spikes`` [N, T, *input] (uint8 or float): every layer of ``network`` (read from
+    ``model``) with its states returned, and ``model`` itself for the rates."""
     import tensorflow as tf
 
-    from .tfgraph import snu_cells
+    from .tfgraph import stateful_runner
 
-    cells = snu_cells(model)
-    rnns = [tf.keras.layers.RNN(cell, return_sequences=True, return_state=True) for cell in cells]
+    runners = {i: stateful_runner(layer) for i, layer in network.stateful()}
 
-    @tf.function(reduce_retracing=True)
+    @tf.function  # static shapes per call: a user's TimeDistributed layers need a known T
     def run(x):
-        h, out = x, []
-        for rnn in rnns:
-            h, y, s = rnn(h)
-            out.append((h, y, s))
-        return out, model(x, training=False)
+        h, out = x, {}
+        for i, layer in enumerate(network.layers):
+            if i in runners:
+                zeros = tf.zeros(tf.concat([tf.shape(x)[:1], layer.output_shape], 0))
+                h, y, s = runners[i](h, zeros, zeros)
+                out[i] = (h, y, s)
+            else:
+                h = layer.keras(h, training=False)
+        rates = model(x, training=False)
+        return out, rates if len(rates.shape) == 2 else tf.reduce_mean(rates, axis=1)  # a model without a readout
 
     chunks = []
     for start in range(0, len(spikes), BATCH):
         x = tf.constant(np.asarray(spikes[start:start + BATCH], np.float32))
         layers, rates = run(x)
-        chunks.append(([tuple(t.numpy() for t in layer) for layer in layers], rates.numpy()))
-    n = len(cells)
+        chunks.append(({i: tuple(t.numpy() for t in layer) for i, layer in layers.items()}, rates.numpy()))
     cat = lambda i, k: np.concatenate([c[0][i][k] for c in chunks])  # noqa: E731
-    return Reference(spikes=[cat(i, 0) for i in range(n)], states=[(cat(i, 1), cat(i, 2)) for i in range(n)],
+    return Reference(spikes={i: cat(i, 0) for i in runners}, states={i: (cat(i, 1), cat(i, 2)) for i in runners},
                      rates=np.concatenate([c[1] for c in chunks]),
-                     soft=[cell.activation_name != "step" for cell in cells])
+                     soft={i: not layer.spec.spiking for i, layer in network.stateful()})
 
 
 def _agree(a: np.ndarray, b: np.ndarray, soft: bool, gates: Gates) -> np.ndarray:
@@ -85,7 +90,7 @@ def compare(ref: Reference, result: Rollout, engine: Engine, gates: Gates, label
     for s in info.states:
         final.setdefault(s.layer, {})[s.kind] = result.states[s.input]
     equal, total, per_layer, deltas = 0, 0, {}, {}
-    for i, (y_tf, s_tf) in enumerate(ref.states):
+    for i, (y_tf, s_tf) in ref.states.items():
         y_onnx, s_onnx = final[i]["y"], final[i]["s"]
         checks = [_agree(y_onnx, y_tf, ref.soft[i], gates)]
         if i in result.spikes:
@@ -96,10 +101,10 @@ def compare(ref: Reference, result: Rollout, engine: Engine, gates: Gates, label
         deltas[f"l{i}_y"] = float(np.max(np.abs(y_tf - y_onnx), initial=0.0))
         deltas[f"l{i}_s"] = float(np.max(np.abs(s_tf - s_onnx), initial=0.0))
     tf_pred, onnx_pred = ref.rates.argmax(axis=1), result.rates.argmax(axis=1)
-    last = len(ref.states) - 1
+    last = len(info.layers) - 1
     report = {
         "samples": int(len(ref.rates)),
-        "timesteps": int(ref.spikes[0].shape[1]),
+        "timesteps": int(next(iter(ref.spikes.values())).shape[1]),
         "provider": result.provider,
         "compared": "every layer's y at every step" if len(result.spikes) == len(ref.states)
         else "output spikes at every step and every layer's final y",
@@ -147,7 +152,7 @@ def validate_graph(model: onnx.ModelProto, graph: str, ref: Reference, spikes: n
         report.update(passed=False, failures=[f"ONNX Runtime failed: {e}"])
         return report
     shape_failures = [f"l{i} spikes are {seq.shape}, expected {ref.spikes[i].shape}"
-                      for i, seq in result.spikes.items() if seq.shape != ref.spikes[i].shape]
+                      for i, seq in result.spikes.items() if i not in ref.spikes or seq.shape != ref.spikes[i].shape]
     if shape_failures:
         report.update(passed=False, failures=shape_failures)
         return report

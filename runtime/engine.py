@@ -27,12 +27,12 @@ class Engine:
         model: a :class:`LoadedModel`, a path or the model's bytes.
         settings: provider, threads, optimization level.
         run_timeout: seconds one call may take before it is stopped (None: no limit).
-        trust_operators: see :func:`~.model.load_model`.
+        trust_operators, check_digest: see :func:`~.model.load_model`.
     """
 
     def __init__(self, model, settings: SessionSettings | None = None, run_timeout: float | None = None,
-                 trust_operators: bool = False):
-        self.model = model if isinstance(model, LoadedModel) else load_model(model, trust_operators)
+                 trust_operators: bool = False, check_digest: bool = True):
+        self.model = model if isinstance(model, LoadedModel) else load_model(model, trust_operators, check_digest)
         self.settings = settings or SessionSettings()
         self.run_timeout = None if run_timeout is None else arguments.number(run_timeout, "run_timeout", 0,
                                                                              min_open=True)
@@ -50,8 +50,8 @@ class Engine:
         return self.model.info
 
     def zeros(self, batch: int) -> dict[str, np.ndarray]:
-        """Zero states ``{state input name: [batch, units]}``."""
-        return {s.input: np.zeros((batch, s.units), np.float32) for s in self.model.states}
+        """Zero states ``{state input name: [batch, *shape]}``."""
+        return {s.input: np.zeros((batch, *s.shape), np.float32) for s in self.model.states}
 
     def run(self, fetch: list[str], feed: dict) -> list[np.ndarray]:
         """``session.run`` with the time limit and typed errors."""
@@ -85,19 +85,19 @@ class Engine:
             watchdog.end(token)
 
     def step(self, x: np.ndarray, states: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """One step of ``x [B, F]`` float32 from ``states``; return (spikes [B, C], next states).
+        """One step of ``x [B, *input shape]`` float32 from ``states``; return (spikes [B, C], next states).
 
         A sequence graph is stepped as a sequence of length 1.
         """
         model = self.model
-        feed = {model.input: x[:, None, :] if model.sequence else x}
+        feed = {model.input: x[:, None] if model.sequence else x}
         feed.update(states)
         fetched = self.run(self._step_fetch, feed)
-        spikes = fetched[0][:, 0, :] if model.sequence else fetched[0]
+        spikes = fetched[0][:, 0] if model.sequence else fetched[0]
         return spikes, dict(zip(self.state_inputs, fetched[1:]))
 
     def sequence(self, x: np.ndarray, states: dict[str, np.ndarray]):
-        """A sequence graph over ``x [B, T, F]`` from ``states``.
+        """A sequence graph over ``x [B, T, *input shape]`` from ``states``.
 
         Returns:
             (output spikes [B, T, C], the graph's mean rates [B, C] or None, final states).

@@ -35,19 +35,19 @@ class BoundBatch:
     def __init__(self, engine, batch: int):
         self._engine = engine
         model, device = engine.model, engine.device
-        features, classes = model.info.features, model.info.classes
+        info = model.info
         time = (1,) if model.sequence else ()
         self.size = batch
         self._host = device == "cpu"
-        self._x = np.zeros((batch, *time, features), np.float32)
-        self.x = self._x[:, 0, :] if model.sequence else self._x  # [B, F]: write the step's input here
-        self._spikes = np.zeros((batch, *time, classes), np.float32)
-        self.spikes = self._spikes[:, 0, :] if model.sequence else self._spikes
+        self._x = np.zeros((batch, *time, *info.input.shape), np.float32)
+        self.x = self._x[:, 0] if model.sequence else self._x  # [B, *input shape]: write the step's input here
+        self._spikes = np.zeros((batch, *time, *info.output_shape), np.float32)
+        self.spikes = self._spikes[:, 0] if model.sequence else self._spikes
         widths = [s.units for s in model.states]
         offsets = np.cumsum([0, *(batch * u for u in widths)])
         self._flat = [np.zeros(int(offsets[-1]), np.float32) for _ in range(2)]
-        views = [{s.input: flat[offsets[i]:offsets[i + 1]].reshape(batch, s.units) for i, s in enumerate(model.states)}
-                 for flat in self._flat]
+        views = [{s.input: flat[offsets[i]:offsets[i + 1]].reshape(batch, *s.shape)
+                  for i, s in enumerate(model.states)} for flat in self._flat]
         if self._host:
             x_value = ort.OrtValue.ortvalue_from_numpy(self._x)
             spikes_value = ort.OrtValue.ortvalue_from_numpy(self._spikes)
@@ -55,7 +55,7 @@ class BoundBatch:
         else:
             x_value = ort.OrtValue.ortvalue_from_shape_and_type(self._x.shape, np.float32, device, 0)
             spikes_value = ort.OrtValue.ortvalue_from_numpy(self._spikes)
-            values = [{s.input: ort.OrtValue.ortvalue_from_shape_and_type((batch, s.units), np.float32, device, 0)
+            values = [{s.input: ort.OrtValue.ortvalue_from_shape_and_type((batch, *s.shape), np.float32, device, 0)
                        for s in model.states} for _ in range(2)]
         self._bindings = []
         for current, following in ((values[0], values[1]), (values[1], values[0])):
@@ -70,7 +70,7 @@ class BoundBatch:
         self._parity = 0  # set [parity] holds the current state
         self._untimed = engine.run_timeout is None
         self._run, self._dot, self._add = engine.session.run_with_iobinding, np.dot, np.add
-        self.counts = np.zeros((batch, classes), np.float32)  # exact: flushed before 2**24 steps
+        self.counts = np.zeros((batch, info.classes), np.float32)  # exact: flushed before 2**24 steps
         self.steps = 0
 
     @property
@@ -79,7 +79,7 @@ class BoundBatch:
         return tuple(self._bindings)
 
     def load(self, states: dict[str, np.ndarray]) -> None:
-        """Copy numpy states ``{input name: [B, units]}`` into the current buffers."""
+        """Copy numpy states ``{input name: [B, *shape]}`` into the current buffers."""
         for name, value in self._values[self._parity].items():
             if self._host:
                 np.copyto(self._views[self._parity][name], states[name], casting="unsafe")

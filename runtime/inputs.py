@@ -3,7 +3,11 @@
 Spikes may come as bool or integer arrays, values as any real float. Values must be
 finite and within ``±INPUT_LIMIT`` after conversion to float32 (a float64 of 1e39 becomes
 Inf there): SNU inputs are spikes or values in [0, 1], and a bound keeps every membrane
-state finite. Messages are built only on failure: these checks run on every step.
+state finite. Models that take spikes only (int8 graphs) take whole numbers up to
+``SPIKE_LIMIT``: ONNX Runtime's u8 x s8 kernels without VNNI (AVX2, AVX-512 without VNNI)
+add pairs of products in saturating int16, and a pair of products of values up to 128 and
+int8 weights stays within it (2 x 128 x 128 = 32768), so every CPU computes the same bits.
+Messages are built only on failure: these checks run on every step.
 """
 
 from __future__ import annotations
@@ -13,15 +17,26 @@ import numpy as np
 from ..errors import InputDTypeError, InputShapeError, InputValueError
 
 INPUT_LIMIT = 1e6
+SPIKE_LIMIT = 128  # the largest whole number an int8 graph takes (see above)
 _SQUARED_LIMIT = INPUT_LIMIT ** 2
 
 
-def check(x, dims: tuple[tuple[str, int | None], ...]) -> np.ndarray:
+def dims(shape) -> tuple[tuple[str, int], ...]:
+    """Named axes of a per-step input ``shape`` (for messages): features, or height/width/channels."""
+    shape = tuple(shape)
+    names = {1: ("features",), 3: ("height", "width", "channels")}.get(len(shape), [f"axis{i}" for i in range(len(shape))])
+    return tuple(zip(names, shape))
+
+
+def check(x, dims: tuple[tuple[str, int | None], ...], step: int = 1) -> np.ndarray:
     """Return ``x`` as an array after checking its dtype and shape.
 
     Args:
         x: the caller's array (or nested lists).
         dims: the wanted shape as (axis name, size) pairs; size None accepts any size.
+        step: how many trailing axes are one step's input; when they are several
+            (``[..., H, W, C]``), the same values flattened into one axis (``[..., H*W*C]``) are
+            accepted too, and reshaped.
 
     Raises:
         InputDTypeError: non-numeric values (object, string, complex, ...).
@@ -34,9 +49,26 @@ def check(x, dims: tuple[tuple[str, int | None], ...]) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise InputDTypeError(f"Expected spikes (bool/int) or real values (float) of shape {_describe(dims)}, "
                               f"got dtype {array.dtype}.")
-    if array.ndim != len(dims) or any(size is not None and have != size for have, (_, size) in zip(array.shape, dims)):
-        raise InputShapeError(f"Expected input of shape {_describe(dims)}, got shape {list(array.shape)}.")
+    if not _fits(array.shape, dims):
+        flat = _flattened(array, dims, step)
+        if flat is None:
+            raise InputShapeError(f"Expected input of shape {_describe(dims)}, got shape {list(array.shape)}.")
+        array = flat
     return array
+
+
+def _fits(shape, dims) -> bool:
+    return len(shape) == len(dims) and all(size is None or have == size for have, (_, size) in zip(shape, dims))
+
+
+def _flattened(array: np.ndarray, dims, step: int) -> np.ndarray | None:
+    """``array`` reshaped to ``dims`` when it holds the last ``step`` axes flattened into one, else None."""
+    lead = len(dims) - step
+    sizes = [size for _, size in dims[lead:]]
+    if step < 2 or array.ndim != lead + 1 or None in sizes or array.shape[-1] != int(np.prod(sizes)):
+        return None
+    shaped = array.reshape(*array.shape[:lead], *sizes)
+    return shaped if _fits(shaped.shape, dims) else None
 
 
 def to_float32(array: np.ndarray, binary: bool = False) -> np.ndarray:
@@ -44,21 +76,21 @@ def to_float32(array: np.ndarray, binary: bool = False) -> np.ndarray:
 
     Args:
         binary: the model takes spikes (int8 graphs, whose MatMuls cast the input to uint8):
-            values must be whole numbers from 0 to 255, normally 0 or 1.
+            values must be whole numbers from 0 to ``SPIKE_LIMIT``, normally 0 or 1.
 
     Raises:
-        InputValueError: NaN, Inf, a value beyond ±INPUT_LIMIT, or (``binary``) not a whole number in 0..255.
+        InputValueError: NaN, Inf, a value beyond ±INPUT_LIMIT, or (``binary``) not a whole number in 0..SPIKE_LIMIT.
     """
     kind = array.dtype.kind
-    if kind == "b" or (kind == "u" and array.dtype.itemsize == 1):
+    if kind == "b" or (kind == "u" and array.dtype.itemsize == 1 and not binary):
         return np.ascontiguousarray(array, dtype=np.float32)
     with np.errstate(over="ignore", invalid="ignore"):
         converted = np.ascontiguousarray(array, dtype=np.float32)
         if binary:
             if array.size and not (np.isfinite(converted).all() and converted.min() >= 0
-                                   and converted.max() <= 255 and not (converted % 1).any()):
-                raise InputValueError(f"This model takes spikes only (0 or 1; whole numbers up to 255 are exact), got "
-                                      f"other values in input of shape {list(array.shape)}.")
+                                   and converted.max() <= SPIKE_LIMIT and not (converted % 1).any()):
+                raise InputValueError(f"This model takes spikes only (0 or 1; whole numbers up to {SPIKE_LIMIT} are "
+                                      f"exact), got other values in input of shape {list(array.shape)}.")
             return converted
         largest = np.abs(converted).max(initial=0.0)
     if not largest <= INPUT_LIMIT:  # also catches NaN
@@ -73,7 +105,7 @@ def _describe(dims) -> str:
 
 
 def copy_into(x, destination: np.ndarray, binary: bool = False) -> None:
-    """Check ``x`` against ``destination``'s shape ([streams, features]) and copy it in as float32.
+    """Check ``x`` against ``destination``'s shape ([streams, *input shape]) and copy it in as float32.
 
     The common cases (a numpy array of the right shape: spikes as bool/uint8, or float32
     values) take a few hundred nanoseconds: one copy and at most two reductions. Anything
@@ -84,8 +116,8 @@ def copy_into(x, destination: np.ndarray, binary: bool = False) -> None:
         InputDTypeError, InputShapeError, InputValueError: as :func:`check` and :func:`to_float32`.
     """
     if type(x) is not np.ndarray or x.shape != destination.shape or x.dtype.kind not in "biuf":
-        dims = (("streams", destination.shape[0]), ("features", destination.shape[1]))
-        np.copyto(destination, to_float32(check(x, dims), binary))
+        named = (("streams", destination.shape[0]), *dims(destination.shape[1:]))
+        np.copyto(destination, to_float32(check(x, named, destination.ndim - 1), binary))
         return
     dtype = x.dtype
     kind = dtype.kind
@@ -94,10 +126,10 @@ def copy_into(x, destination: np.ndarray, binary: bool = False) -> None:
             np.copyto(destination, x, casting="unsafe")
     else:
         np.copyto(destination, x, casting="unsafe")
-    if kind == "b" or (kind == "u" and dtype.itemsize == 1):  # bool and uint8: always valid and in bounds
+    if kind == "b" or (kind == "u" and dtype.itemsize == 1 and not binary):  # always valid and in bounds
         return
-    if binary:  # integer inputs 0..255 are exact in an int8 graph (its Cast to uint8); check the others
-        if destination.max() > 255 or destination.min() < 0 or (kind == "f" and (destination % 1).any()):
+    if binary:  # whole numbers 0..SPIKE_LIMIT are exact in an int8 graph on every CPU; check the others
+        if destination.max() > SPIKE_LIMIT or destination.min() < 0 or (kind == "f" and (destination % 1).any()):
             to_float32(x, binary=True)  # raises, naming the problem
         return
     if kind == "f" or dtype.itemsize > 2:  # 8/16-bit integers are always within bounds

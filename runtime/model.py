@@ -5,10 +5,13 @@ addressed by the names recorded there (see :mod:`snudeploy.metadata`), never by 
 because exporters such as tf2onnx reorder graph inputs and outputs.
 
 A model file is untrusted input. Before ONNX Runtime sees it, :func:`load_model` checks
-that it is a regular file of bounded size, parses it, parses the metadata, and checks the
-graph against the metadata (names, ranks, static sizes, element types), against the
-operators snudeploy's own exporters emit for that format (:mod:`.operators`), and that no
-weight is NaN or Inf. Any failure is a :class:`~snudeploy.errors.ModelFileError`.
+that it is a regular file of bounded size, parses it, checks its seal (:mod:`snudeploy.digest`:
+a flipped or edited byte is refused as corrupted), parses the metadata, and checks the graph
+against the metadata - every fact both state: names, ranks, sizes and element types of the
+input, states and outputs, the fixed T of an unrolled graph, and the int8 claim against the
+graph's integer operators - against the operators snudeploy's own exporters emit for that
+format (:mod:`.operators`), and that no weight is NaN or Inf. Any failure is a
+:class:`~snudeploy.errors.ModelFileError` naming the field and both values.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from .. import digest
 from ..errors import ModelFileError
 from ..metadata import METADATA_KEY, ModelInfo, State, parse
-from .operators import check_operators
+from .operators import INTEGER_OPS, check_operators, used_operators
 
 MAX_MODEL_BYTES = 1 << 30  # 1 GiB; snudeploy's largest reference model is ~1 MB
 
@@ -69,37 +73,52 @@ class LoadedModel:
         return self.info.quantization.ort_disabled_optimizers
 
 
-def load_model(path_or_bytes, trust_operators: bool = False) -> LoadedModel:
+def load_model(path_or_bytes, trust_operators: bool = False, check_digest: bool = True) -> LoadedModel:
     """Read and check a snudeploy ONNX model from a path or from serialized bytes.
 
     Args:
         path_or_bytes: a file path or the model's bytes.
         trust_operators: accept operators snudeploy's exporters do not emit for the model's
             format (for graphs you built yourself; the other checks still apply).
+        check_digest: refuse a file whose bytes do not match its seal (False: files you edited
+            on purpose; every other check still applies).
 
     Raises:
         ModelFileError: the file is missing, not a regular file, too large, not ONNX, corrupt,
             lacks snudeploy metadata, was written with a newer metadata schema, or does not
             match its metadata.
     """
-    proto, source, payload = _read(path_or_bytes)
+    proto, data, source, payload = _read(path_or_bytes)
     props = {p.key: p.value for p in proto.metadata_props}
     info = parse(props.get(METADATA_KEY), source)
+    if check_digest:
+        digest.check(data, props, source, required=info_version(props) >= 3)
     _check_signature(proto, info, source)
+    _check_claims(proto, info, source)
     if not trust_operators:
         check_operators(proto, info, source)
     _check_weights(proto, source, payload)
     return LoadedModel(source=source, payload=payload, info=info, fixed_timesteps=_fixed_timesteps(info, proto))
 
 
-def _read(path_or_bytes) -> tuple[onnx.ModelProto, str, str | bytes]:
+def info_version(props: dict) -> int:
+    """The schema version the file's metadata declares (parse has checked it is an int)."""
+    import json
+
+    return json.loads(props[METADATA_KEY])["schema_version"]
+
+
+def _read(path_or_bytes) -> tuple[onnx.ModelProto, bytes, str, str | bytes]:
+    """``(proto, its bytes, how to name it, what ONNX Runtime loads)``."""
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         payload = bytes(path_or_bytes)
         if len(payload) > MAX_MODEL_BYTES:
             raise ModelFileError(f"The model bytes exceed {MAX_MODEL_BYTES} bytes.")
-        return _parse(lambda: onnx.load_model_from_string(payload), "model bytes"), "model bytes", payload
+        return _parse(payload, "model bytes"), payload, "model bytes", payload
     if not isinstance(path_or_bytes, (str, os.PathLike)):
         raise ModelFileError(f"Expected a model path or the model's bytes, got {type(path_or_bytes).__name__}.")
+    if "\x00" in str(path_or_bytes):
+        raise ModelFileError(f"A model path cannot contain a NUL byte, got {str(path_or_bytes)!r}.")
     path = Path(path_or_bytes)
     try:
         info = path.stat()
@@ -114,14 +133,18 @@ def _read(path_or_bytes) -> tuple[onnx.ModelProto, str, str | bytes]:
     if path.suffix.lower() in (".json", ".h5", ".npz") or path.name == "spec.json":
         raise ModelFileError(f"{path} is not an ONNX model; expected a .onnx file "
                              "(checkpoints are folders: export them with `snudeploy export`).")
-    return _parse(lambda: onnx.load(str(path), load_external_data=False), str(path)), str(path), str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModelFileError(f"Cannot read {path}: {e.strerror or e}") from None
+    return _parse(data, str(path)), data, str(path), str(path)
 
 
-def _parse(load, source: str) -> onnx.ModelProto:
+def _parse(data: bytes, source: str) -> onnx.ModelProto:
     from google.protobuf.message import Error as ProtobufError
 
     try:
-        proto = load()
+        proto = onnx.load_model_from_string(data)
     except (ProtobufError, ValueError, OSError, UnicodeError, RuntimeError, RecursionError) as e:
         raise ModelFileError(f"{source} is not a readable ONNX model ({type(e).__name__}: "
                              f"{str(e).splitlines()[0] if str(e) else 'unparsable'}).") from None
@@ -152,20 +175,20 @@ def _check_signature(proto: onnx.ModelProto, info: ModelInfo, source: str) -> No
     inputs = {v.name: v for v in proto.graph.input if v.name not in initializers}
     outputs = {v.name: v for v in proto.graph.output}
     time = [info.timesteps] if info.sequence else []
-    wanted_in = {info.input.name: [None, *time, info.features]}
-    wanted_out = {info.outputs.spikes: [None, *time, info.classes]}
+    wanted_in = {info.input.name: ([None, *time, *info.input.shape], info.input.dtype)}
+    wanted_out = {info.outputs.spikes: ([None, *time, *info.output_shape], "float32")}
     if info.outputs.rates:
-        wanted_out[info.outputs.rates] = [None, info.classes]
+        wanted_out[info.outputs.rates] = ([None, *info.output_shape], "float32")
     for s in info.states:
-        wanted_in[s.input] = wanted_out[s.output] = [None, s.units]
+        wanted_in[s.input] = wanted_out[s.output] = ([None, *s.shape], s.dtype)
     problems = []
     for side, wanted, have in (("input", wanted_in, inputs), ("output", wanted_out, outputs)):
         missing = [name for name in wanted if name not in have]
         if missing:
             problems.append(f"graph {side}(s) {', '.join(missing)} named by its metadata do not exist")
-        for name, dims in wanted.items():
+        for name, (dims, dtype) in wanted.items():
             if name in have:
-                problem = _mismatch(have[name], dims)
+                problem = _mismatch(have[name], dims, dtype)
                 if problem:
                     problems.append(f"{name} {problem}")
     extra = sorted(set(inputs) - set(wanted_in))
@@ -175,18 +198,46 @@ def _check_signature(proto: onnx.ModelProto, info: ModelInfo, source: str) -> No
         raise ModelFileError(f"{source} does not match its snudeploy metadata: {'; '.join(problems)}.")
 
 
-def _mismatch(value: onnx.ValueInfoProto, wanted: list) -> str | None:
+def _check_claims(proto: onnx.ModelProto, info: ModelInfo, source: str) -> None:
+    """What the metadata claims about the whole graph: a fixed T, and int8 arithmetic."""
+    problems = []
+    declared = _dims(next((v for v in proto.graph.input if v.name == info.input.name), None))
+    graph_t = declared[1] if info.sequence and declared and len(declared) > 1 else None
+    if info.format == "unrolled" and (info.timesteps is None or graph_t != info.timesteps):
+        problems.append(f"timesteps is {info.timesteps}, the unrolled graph's input takes T = {graph_t}")
+    integer = sorted(op for _, op in used_operators(proto) if op in INTEGER_OPS)
+    if bool(integer) != info.quantization.int8:
+        problems.append(f"quantization says {'integer' if info.quantization.int8 else 'float'} arithmetic, the graph has "
+                        f"{'integer operators ' + ', '.join(integer) if integer else 'no integer operators'}")
+    if info.input.binary and not integer:
+        problems.append("input.binary says the graph takes spikes only, but it has no integer operators")
+    if problems:
+        raise ModelFileError(f"{source} does not match its snudeploy metadata: {'; '.join(problems)}.")
+
+
+def _dims(value) -> list | None:
+    if value is None or value.type.WhichOneof("value") != "tensor_type" or not value.type.tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+
+
+_ELEMENT_TYPES = {"float32": onnx.TensorProto.FLOAT}
+
+
+def _mismatch(value: onnx.ValueInfoProto, wanted: list, dtype: str) -> str | None:
     kind = value.type.WhichOneof("value")
     if kind != "tensor_type":
-        return f"is a {kind}, expected a float32 tensor"
+        return f"is a {kind}, expected a {dtype} tensor"
     tensor = value.type.tensor_type
-    if tensor.elem_type != onnx.TensorProto.FLOAT:
-        return f"has element type {onnx.TensorProto.DataType.Name(tensor.elem_type)}, expected FLOAT"
-    if not tensor.HasField("shape"):
+    if tensor.elem_type != _ELEMENT_TYPES[dtype]:
+        name = onnx.TensorProto.DataType.Name(tensor.elem_type) if tensor.elem_type in \
+            onnx.TensorProto.DataType.values() else f"number {tensor.elem_type}"
+        return f"has element type {name}, its metadata says {dtype}"
+    dims = _dims(value)
+    if dims is None:
         return None
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
     if len(dims) != len(wanted):
-        return f"has rank {len(dims)}, expected {len(wanted)} ({_shape(wanted)})"
+        return f"has rank {len(dims)}, its metadata says {len(wanted)} ({_shape(wanted)})"
     for have, want in zip(dims, wanted):
         if have is not None and want is not None and have != want:
             return f"has shape {_shape(dims)}, its metadata says {_shape(wanted)}"
@@ -253,7 +304,7 @@ def _fixed_timesteps(info: ModelInfo, proto: onnx.ModelProto) -> int | None:
     if info.graph != "sequence":
         return None
     declared = next((i.type.tensor_type.shape.dim for i in proto.graph.input if i.name == info.input.name), None)
-    if declared is not None and len(declared) == 3 and declared[1].HasField("dim_value"):
+    if declared is not None and len(declared) >= 3 and declared[1].HasField("dim_value"):
         return int(declared[1].dim_value)
     return int(info.timesteps) if info.format == "unrolled" and info.timesteps else None
 

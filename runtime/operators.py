@@ -18,19 +18,22 @@ from ..metadata import ModelInfo
 ONNX_DOMAINS = ("", "ai.onnx")
 CUSTOM_DOMAIN = "ai.snudeploy"
 
-# The SNU arithmetic, in every format (customop function bodies included); int8 graphs add MatMulInteger.
+# The SNU arithmetic, in every format (customop function bodies included), with the layer kinds' own
+# operators (snudeploy/kinds: convolution, pooling, flatten); int8 graphs add the integer products.
 _SNU = {"MatMul", "Add", "Sub", "Mul", "Greater", "Cast", "Identity", "LeakyRelu", "Relu", "Sigmoid", "ReduceMax",
         "Constant"}
-_INT8 = {"MatMulInteger"}
+_KINDS = {"Conv", "Transpose", "Reshape", "ReduceSum", "Div", "Slice"}
+INTEGER_OPS = {"MatMulInteger", "ConvInteger"}
 ALLOWED = {
-    "step": _SNU | _INT8,
-    "unrolled": _SNU | _INT8 | {"Split", "Concat", "Squeeze", "Unsqueeze", "ReduceMean"},
-    "customop": _SNU | _INT8 | {"Scan", "Transpose", "ReduceMean"},
-    "loop": _SNU | {"Loop", "And", "Less", "Gather", "Shape", "Slice", "Squeeze", "Transpose", "ReduceMean"},
+    "step": _SNU | _KINDS | INTEGER_OPS,
+    "unrolled": _SNU | _KINDS | INTEGER_OPS | {"Split", "Concat", "Squeeze", "Unsqueeze", "ReduceMean"},
+    "customop": _SNU | _KINDS | INTEGER_OPS | {"Scan", "ReduceMean", "Shape", "Concat"},
+    "loop": _SNU | _KINDS | {"Loop", "And", "Less", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze", "Concat",
+                             "ReduceMean"},
     "nir": {"MatMul", "Add", "Mul", "Greater", "Cast", "Where", "Identity"},  # converters/nir_import.py
     "lstm": {"LSTM", "Squeeze", "Unsqueeze", "Transpose", "ReduceMean"},    # snudeploy/bench/lstm_onnx.py
 }
-CUSTOM_OPS = {"SNUCell", "SNULayer"}  # ai.snudeploy nodes, allowed only with their function in the model
+CUSTOM_OPS = {"SNUCell", "SNULayer", "SNUConv2DCell", "SNUConv2DLayer"}  # ai.snudeploy nodes, allowed only with their function in the model
 
 
 def used_operators(proto: onnx.ModelProto) -> set[tuple[str, str]]:

@@ -34,12 +34,12 @@ class ReferenceEngine:
         return self.model.info
 
     def zeros(self, batch: int) -> dict[str, np.ndarray]:
-        return {s.input: np.zeros((batch, s.units), np.float32) for s in self.model.states}
+        return {s.input: np.zeros((batch, *s.shape), np.float32) for s in self.model.states}
 
     def step(self, x: np.ndarray, states: dict) -> tuple[np.ndarray, dict]:
         sequence = self.model.sequence
-        fetched = self._evaluator.run(self._fetch, {self.model.input: x[:, None, :] if sequence else x, **states})
-        spikes = fetched[0][:, 0, :] if sequence else fetched[0]
+        fetched = self._evaluator.run(self._fetch, {self.model.input: x[:, None] if sequence else x, **states})
+        spikes = fetched[0][:, 0] if sequence else fetched[0]
         return np.asarray(spikes, np.float32), dict(zip(self.state_inputs, fetched[1:]))
 
     def sequence(self, x: np.ndarray, states: dict):

@@ -27,7 +27,7 @@ class Rollout:
         spikes: layer index -> its outputs at every step ``[N, T, U]`` (step graphs: every
             layer with a spike state; sequence graphs: the output layer); empty when
             ``record`` was False (then ``rates`` only).
-        states: final states ``{state input name: [N, units]}`` (empty when not recorded).
+        states: final states ``{state input name: [N, *shape]}`` (empty when not recorded).
         rates: mean output rate over the sequence ``[N, C]``.
         provider: the execution provider that ran it.
     """
@@ -43,7 +43,8 @@ class Rollout:
 
 
 def rollout(engine: Engine | ReferenceEngine, x, batch_size: int = 256, record: bool = True, initial: dict | None = None) -> Rollout:
-    """Run ``x [N, T, F]`` (spikes or values; converted to float32 per chunk) through ``engine``.
+    """Run ``x [N, T, *input shape]`` (spikes or values, or their steps flattened to ``[N, T, F]``;
+    converted to float32 per chunk) through ``engine``.
 
     Args:
         engine: the model on its session (or on :class:`ReferenceEngine`, with ``record``).
@@ -51,12 +52,13 @@ def rollout(engine: Engine | ReferenceEngine, x, batch_size: int = 256, record: 
         batch_size: sequences per ONNX Runtime call (results do not depend on it).
         record: keep per-layer spikes and final states; False keeps only the rates (and lets
             step graphs use the IOBinding fast path).
-        initial: starting states ``{state input name: [N, units]}`` (default zeros).
+        initial: starting states ``{state input name: [N, *shape]}`` (default zeros).
     """
     info = engine.info
     chunks = []
     for start in range(0, len(x), batch_size):
         chunk = np.ascontiguousarray(x[start:start + batch_size], np.float32)
+        chunk = chunk.reshape(*chunk.shape[:2], *info.input.shape)  # [N, T, F] flattened inputs are fine too
         first = None if initial is None else {k: v[start:start + batch_size] for k, v in initial.items()}
         chunks.append(_chunk(engine, chunk, record, first))
     last = len(info.layers) - 1
@@ -86,8 +88,8 @@ def _chunk(engine: Engine, x: np.ndarray, record: bool, initial: dict | None):
             bound.step()
         return {}, {}, (bound.counts / steps).astype(np.float32)
     layers = {i: s for i in range(len(info.layers)) if (s := info.spike_state(i)) is not None}
-    recorded = {i: np.zeros((batch, steps, s.units), np.float32) for i, s in layers.items()}
-    output = np.zeros((batch, steps, info.classes), np.float32)
+    recorded = {i: np.zeros((batch, steps, *s.shape), np.float32) for i, s in layers.items()}
+    output = np.zeros((batch, steps, *info.output_shape), np.float32)
     for t in range(steps):
         output[:, t], states = engine.step(x[:, t], states)
         for i, s in layers.items():

@@ -12,7 +12,7 @@ from .. import arguments
 from ..errors import ConfigurationError, InputShapeError, InputValueError, UnknownStreamError
 from .engine import Engine
 from .execution import BoundBatch
-from .inputs import check, copy_into, to_float32
+from .inputs import check, copy_into, dims, to_float32
 from .providers import SessionSettings
 from .rollout import rollout
 from .streams import StreamSnapshot, StreamTable
@@ -30,9 +30,11 @@ class _Bound:
 class StreamingSession:
     """Stateful spiking inference for many independent streams of one snudeploy ONNX model.
 
-    Shapes: ``step(x [S, F]) -> spikes [S, C]`` for the S streams named (default: every open
-    stream, in open order); ``run(x [N, T, F]) -> rates [N, C]``; readouts give one row per
-    stream. F input features, C output classes, spikes as bool/int arrays or real values.
+    Shapes: ``step(x [S, *input]) -> spikes [S, C]`` for the S streams named (default: every
+    open stream, in open order); ``run(x [N, T, *input]) -> rates [N, C]``; readouts give one
+    row per stream. ``input`` is the model's per-step input shape (``[F]`` features, or
+    ``[H, W, C]`` channels last for convolutional networks; the same values flattened into
+    ``[F]`` are accepted too); C output classes; spikes as bool/int arrays or real values.
 
     Every stream carries, per layer, the states (y, s) of the SNU equations, starting at zero::
 
@@ -66,6 +68,8 @@ class StreamingSession:
         run_timeout: seconds one ONNX Runtime call may take; a longer call is stopped and
             raises :class:`~snudeploy.errors.RunTimeoutError` (None: no limit).
         trust_operators: run operators snudeploy's exporters do not emit (your own graphs).
+        check_digest: refuse a file whose bytes do not match the digest written at export
+            (False: a file you edited on purpose; every other check still applies).
         spinning: let ONNX Runtime's idle intra-op threads spin between calls (its default:
             lowest latency for one busy session); False frees the cores for other work, which
             is faster where several multi-threaded sessions share few cores.
@@ -79,14 +83,20 @@ class StreamingSession:
 
     def __init__(self, path_or_bytes: str | os.PathLike | bytes, providers: str | list[str] = "cpu",
                  threads: int | None = None, graph_optimization_level: str = "all", io_binding: bool = True,
-                 run_timeout: float | None = None, trust_operators: bool = False, spinning: bool = True):
+                 run_timeout: float | None = None, trust_operators: bool = False, spinning: bool = True,
+                 check_digest: bool = True):
+        for name, value in (("io_binding", io_binding), ("trust_operators", trust_operators),
+                            ("spinning", spinning), ("check_digest", check_digest)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ConfigurationError(f"Received an invalid value for argument `{name}`, expected True or False, "
+                                         f"got {value!r}.")
         settings = SessionSettings(providers, threads, graph_optimization_level, bool(spinning))
-        self._engine = Engine(path_or_bytes, settings, run_timeout, trust_operators)
+        self._engine = Engine(path_or_bytes, settings, run_timeout, bool(trust_operators), bool(check_digest))
         self._model = self._engine.model
-        self._features = self._model.info.features
+        self._input_dims = dims(self._model.info.input.shape)
         self._binary = self._model.info.input.binary
         self._io_binding = bool(io_binding)
-        self._table = StreamTable({s.input: s.units for s in self._model.states}, self.classes)
+        self._table = StreamTable({s.input: s.shape for s in self._model.states}, self.classes)
         self._lock = threading.Lock()
         self._bound: _Bound | None = None
         self._previous: tuple[int, ...] = ()  # the stream set of the last step
@@ -105,7 +115,13 @@ class StreamingSession:
 
     @property
     def features(self) -> int:
-        return self._features
+        """F, the values of one step's input (the product of :attr:`input_shape`)."""
+        return self._model.info.features
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The per-step input shape, e.g. ``(784,)`` or ``(28, 28, 1)``."""
+        return self._model.info.input.shape
 
     @property
     def classes(self) -> int:
@@ -153,7 +169,7 @@ class StreamingSession:
         """Advance ``streams`` by one time step; the others are untouched.
 
         Args:
-            x: ``[len(streams), F]``, row i for the i-th stream named.
+            x: ``[len(streams), *input shape]``, row i for the i-th stream named.
             streams: stream ids (or one id); None steps every open stream in open order.
 
         Returns:
@@ -187,7 +203,7 @@ class StreamingSession:
         ids, slots = self._table.resolve(streams)
         if not ids:
             raise UnknownStreamError("No streams to step: open some with open() first.")
-        x32 = to_float32(check(x, (("streams", len(ids)), ("features", self._features))), self._binary)
+        x32 = to_float32(check(x, (("streams", len(ids)), *self._input_dims), len(self._input_dims)), self._binary)
         key = tuple(ids)
         if self._bound is not None and key == self._bound.ids:  # ids given as numpy ints, say
             copy_into(x32, self._bound.batch.x)
@@ -217,14 +233,14 @@ class StreamingSession:
         Uses the sequence graph when the model has one, else rolls the step graph over T.
 
         Args:
-            x: ``[N, T, F]`` spikes or values.
+            x: ``[N, T, *input shape]`` spikes or values.
             batch_size: sequences per ONNX Runtime call (bounds memory; results do not depend on it).
 
         Returns:
             Mean output rates over the T steps, ``[N, C]`` float32.
         """
         fixed = self._model.fixed_timesteps
-        array = check(x, (("samples", None), ("timesteps", fixed), ("features", self._features)))
+        array = check(x, (("samples", None), ("timesteps", fixed), *self._input_dims), len(self._input_dims))
         if array.shape[1] < 1:
             raise InputShapeError(f"Expected at least one time step, got shape {list(array.shape)}.")
         arguments.limited(array.shape[1], "timesteps", "timesteps")

@@ -1,6 +1,6 @@
 """Per-stream state and readout counters, kept in slots of preallocated numpy pools.
 
-Each open stream owns one slot (a row) of every state pool ``[capacity, units]`` and of
+Each open stream owns one slot (a row) of every state pool ``[capacity, *shape]`` and of
 the counters; a batch is gathered with one fancy index per tensor and scattered back the
 same way. Stream ids are never reused within a table; slots of closed streams are.
 """
@@ -21,7 +21,7 @@ class StreamSnapshot:
     """One stream's complete state: picklable, restorable into any session of the same network.
 
     Attributes:
-        states: state input name (``l{i}_y``, ``l{i}_s``) -> float32 ``[units]``.
+        states: state input name (``l{i}_y``, ``l{i}_s``) -> float32 array of the state's shape.
         steps: time steps the stream has seen since it was opened or reset.
         counts: output spike counts ``[C]`` (float64, exact).
         last: the last step's output spikes ``[C]`` (float32).
@@ -33,17 +33,17 @@ class StreamSnapshot:
 
 
 class StreamTable:
-    """Slots, state pools ``{name: [capacity, units]}`` and counters ``[capacity, C]``.
+    """Slots, state pools ``{name: [capacity, *shape]}`` and counters ``[capacity, C]``.
 
     Args:
-        state_units: state input name -> units, in the model's layer order.
+        state_shapes: state input name -> its per-stream shape, in the model's layer order.
         classes: C, the width of the output layer.
     """
 
-    def __init__(self, state_units: dict[str, int], classes: int, capacity: int = 8):
-        self._units = dict(state_units)
+    def __init__(self, state_shapes: dict[str, tuple[int, ...]], classes: int, capacity: int = 8):
+        self._shapes = {name: tuple(shape) for name, shape in state_shapes.items()}
         self._classes = classes
-        self._states = {name: np.zeros((capacity, u), np.float32) for name, u in self._units.items()}
+        self._states = {name: np.zeros((capacity, *shape), np.float32) for name, shape in self._shapes.items()}
         self._counts = np.zeros((capacity, classes), np.float64)
         self._last = np.zeros((capacity, classes), np.float32)
         self._steps = np.zeros(capacity, np.int64)
@@ -95,6 +95,9 @@ class StreamTable:
         else:
             if isinstance(streams, (int, np.integer, bool, np.bool_)):
                 streams = [streams]
+            if isinstance(streams, (dict, set, frozenset, str, bytes)):
+                raise UnknownStreamError(f"Expected stream ids as an int, a list, tuple or array of ints, or None, "
+                                         f"got a {type(streams).__name__}.")
             try:
                 items = list(streams)
             except TypeError:
@@ -168,7 +171,7 @@ class StreamTable:
         if not isinstance(snap.states, dict):
             raise ConfigurationError(f"The snapshot's states must be a dict, got {type(snap.states).__name__}.")
         have = {name: np.shape(value) for name, value in snap.states.items()}
-        want = {name: (u,) for name, u in self._units.items()}
+        want = dict(self._shapes)
         if have != want:
             raise ConfigurationError(f"The snapshot does not fit this model: it holds states {have}, "
                                      f"this model has {want}.")

@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "encode_rate": ("snudeploy.encoding", "encode_rate"),
+    "export": ("snudeploy.converters", "export"),
     "load_checkpoint": ("snudeploy.checkpoint", "load_checkpoint"),
     "save_checkpoint": ("snudeploy.checkpoint", "save_checkpoint"),
     "ModelSpec": ("snudeploy.spec", "ModelSpec"),

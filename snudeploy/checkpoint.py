@@ -11,22 +11,26 @@ from .spec import METRICS_FILE, SPEC_FILE, WEIGHTS_FILE, ModelSpec
 
 
 def build_model(spec: ModelSpec):
-    """The Keras sequence model for ``spec``: input [B, T, F] -> mean output rate [B, C]."""
+    """The Keras sequence model for ``spec``: input [B, T, *input shape] -> mean output rate [B, C].
+
+    Each layer is its kind's Keras layer (:meth:`snudeploy.kinds.LayerSpec.keras_layer`), named
+    ``<kind>_<index>`` (dense SNU layers ``snu_0``, ``snu_1``, ... as checkpoints have always named them).
+    """
     import tensorflow as tf
 
-    from .layers import SNU
+    from . import layers
 
     keras = tf.keras
     model = keras.Sequential(name=f"{spec.model}_net")
-    model.add(keras.layers.InputLayer(input_shape=(None, spec.input_features)) if legacy_keras()
-              else keras.Input(shape=(None, spec.input_features)))
-    for i, units in enumerate(spec.units):
+    model.add(keras.layers.InputLayer(input_shape=(None, *spec.input_shape)) if legacy_keras()
+              else keras.Input(shape=(None, *spec.input_shape)))
+    shape = spec.input_shape
+    for i, layer in enumerate(spec.layers):
         if spec.model == "lstm":
-            model.add(keras.layers.LSTM(units, return_sequences=True, name=f"lstm_{i}"))
+            model.add(keras.layers.LSTM(layer.units, return_sequences=True, name=f"lstm_{i}"))
         else:
-            model.add(SNU(units, decay=spec.decay, g=spec.g, activation=spec.activation,
-                          recurrent=spec.recurrent, lateral_inhibition=spec.lateral_inhibition,
-                          return_sequences=True, name=f"snu_{i}"))
+            model.add(layer.keras_layer(keras, layers, f"{layer.kind}_{i}", shape))
+        shape = layer.output_shape(shape)
     model.add(keras.layers.GlobalAveragePooling1D(name="mean_rate"))
     return model
 

@@ -33,6 +33,8 @@ def write_bytes(path, data: bytes) -> Path:
     except OSError as e:
         _remove(temporary)
         raise OutputError(f"Cannot write {path}: {e.strerror or e}") from None
+    except KeyboardInterrupt:  # held over the rename, which happened
+        raise interrupts.AfterCommit([path]) from None
     return path
 
 
@@ -91,6 +93,7 @@ class Transaction:
         return self.write_bytes(name, text.encode("utf-8"))
 
     def commit(self) -> list[Path]:
+        written = [self.folder / name for name in self._names]
         try:
             for name in self._names:
                 _fsync(self._stage / name)
@@ -99,9 +102,11 @@ class Transaction:
                     os.replace(self._stage / name, self.folder / name)
         except OSError as e:
             raise OutputError(f"Cannot write into {self.folder}: {e.strerror or e}") from None
+        except KeyboardInterrupt:  # held over the renames, which all happened
+            raise interrupts.AfterCommit(written) from None
         finally:
             self.abort()
-        return [self.folder / name for name in self._names]
+        return written
 
     def abort(self) -> None:
         if self._stage is not None:

@@ -18,6 +18,18 @@ import threading
 from collections.abc import Callable
 
 _HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+class AfterCommit(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) that arrived while outputs were being committed: they were all written.
+
+    Raised instead of a plain ``KeyboardInterrupt`` by code that holds the signal over a
+    commit (:class:`snudeploy.files.Transaction`), so that what is reported is true.
+    """
+
+    def __init__(self, written: list):
+        super().__init__(f"interrupted after writing {len(written)} file(s)")
+        self.written = list(written)
 _stoppers: list[Callable[[], None]] = []
 _reader: threading.Thread | None = None
 

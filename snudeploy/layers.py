@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from . import activation_table, activations, arguments
+from . import activation_table, activations, arguments, kinds
+from .kinds.base import pair
 
 keras = tf.keras
 
@@ -160,3 +161,157 @@ def SNU(units, decay=0.8, g="identity", activation="step",
 def sSNU(units, **kwargs):
     """The soft SNU: :func:`SNU` with a sigmoid output activation."""
     return SNU(units, activation="sigmoid", **kwargs)
+
+
+@keras.utils.register_keras_serializable(package="snudeploy")
+class SNUConv2D(keras.layers.Layer):
+    """A convolutional SNU layer: one SNU per position and filter, over sequences of images.
+
+    For each time step t, with states (y, s) of shape [B, H', W', filters] starting at zero::
+
+        s_t = g(conv(x_t, W) + decay * s_{t-1} * (1 - y_{t-1}))
+        y_t = h(s_t - b)
+
+    the cell of :class:`SNUCell` with a 2-D convolution (channels last, Keras' convention)
+    as the input projection and one threshold ``b`` per filter. The convolution of all T
+    frames runs before the time loop, as one batch of B*T frames (the input does not depend
+    on the state), and the loop does elementwise work only, which XLA fuses.
+
+    Example::
+
+        model = tf.keras.Sequential([
+            tf.keras.Input(shape=(None, 28, 28, 1)),
+            SNUConv2D(32, 3, decay=0.9, g="leaky_relu"),
+            SumPooling2D(2),
+            tf.keras.layers.Reshape((-1, 14 * 14 * 32)),
+            SNU(10, decay=0.9, g="leaky_relu", return_sequences=True),
+            tf.keras.layers.GlobalAveragePooling1D()])
+
+    Shapes: inputs [B, T, H, W, C] -> [B, T, H', W', filters] (``return_sequences``) or the
+    last step [B, H', W', filters]; with ``return_state`` also the final (y, s).
+    ``initial_state``: [y0, s0], each [B, H', W', filters].
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="same", decay=0.8, g="identity", activation="step",
+                 return_sequences=True, return_state=False, kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        spec = kinds.ConvSNU(filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+                             decay=decay, g=activation_table.state_function_name(g),
+                             activation=activation_table.output_activation_name(activation))
+        self.filters, self.kernel_size, self.strides, self.padding = (spec.filters, spec.kernel_size, spec.strides,
+                                                                      spec.padding)
+        self.decay, self.g_name, self.activation_name = spec.decay, spec.g, spec.activation
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self._spec = spec
+        self._g = activations.function(self.g_name)
+        self._h = activations.function(self.activation_name)
+
+    def build(self, input_shape):
+        if len(input_shape) != 5:
+            raise ValueError(f"SNUConv2D takes sequences of images [batch, time, height, width, channels], "
+                             f"got shape {tuple(input_shape)}.")
+        self.frame_shape = tuple(int(d) for d in input_shape[2:])
+        self.output_frame = self._spec.output_shape(self.frame_shape)
+        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, self.frame_shape[-1], self.filters),
+                                      initializer=self.kernel_initializer)
+        self.threshold = self.add_weight(name="threshold", shape=(self.filters,), initializer=keras.initializers.Ones())
+        self.built = True
+
+    def call(self, inputs, initial_state=None, training=None, return_state=None):
+        """``return_state`` overrides the layer's setting for this call (export validation uses it)."""
+        return_state = self.return_state if return_state is None else return_state
+        x = tf.cast(inputs, self.kernel.dtype)
+        batch, steps = tf.shape(x)[0], tf.shape(x)[1]
+        frames = tf.reshape(x, [-1, *self.frame_shape])
+        projected = tf.nn.conv2d(frames, self.kernel, strides=self.strides, padding=self.padding.upper())
+        projected = tf.reshape(projected, tf.concat([[batch, steps], self.output_frame], 0))
+        projected = tf.transpose(projected, [1, 0, 2, 3, 4])  # time major
+        zeros = tf.zeros(tf.concat([[batch], self.output_frame], 0), projected.dtype)
+        y0, s0 = (zeros, zeros) if initial_state is None else (initial_state[0], initial_state[1])
+        steps_in = tf.TensorArray(projected.dtype, size=steps).unstack(projected)
+
+        def step(t, y, s, spikes):
+            y, s = self.recur(steps_in.read(t), y, s)
+            return t + 1, y, s, spikes.write(t, y)
+
+        _, y, s, spikes = tf.while_loop(lambda t, *_: t < steps, step,
+                                        (0, y0, s0, tf.TensorArray(projected.dtype, size=steps)),
+                                        maximum_iterations=steps)
+        out = tf.transpose(spikes.stack(), [1, 0, 2, 3, 4]) if self.return_sequences else y
+        out.set_shape([*inputs.shape[:2 if self.return_sequences else 1], *self.output_frame])  # keep a static T
+        return [out, y, s] if return_state else out
+
+    def step(self, frame, y_prev, s_prev):
+        """One time step on frames [B, H, W, C] with the states of the previous step: ``(y, s)``."""
+        projected = tf.nn.conv2d(tf.cast(frame, self.kernel.dtype), self.kernel, strides=self.strides,
+                                 padding=self.padding.upper())
+        return self.recur(projected, y_prev, s_prev)
+
+    def recur(self, projected, y_prev, s_prev):
+        """One step after the convolution: the SNU cell at every position."""
+        s = self._g(projected + self.decay * s_prev * (1.0 - y_prev))
+        y = self._h(s - self.threshold)
+        return y, s
+
+    def compute_output_shape(self, input_shape):
+        out = self._spec.output_shape(tuple(input_shape[2:]))
+        sequence = (input_shape[0], input_shape[1], *out) if self.return_sequences else (input_shape[0], *out)
+        return [sequence, (input_shape[0], *out), (input_shape[0], *out)] if self.return_state else sequence
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "decay": self.decay, "g": self.g_name,
+                "activation": self.activation_name, "return_sequences": self.return_sequences,
+                "return_state": self.return_state,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+
+
+class _Pooling2D(keras.layers.Layer):
+    """Non-overlapping pooling over the last three axes [..., H, W, C] of any leading axes (time too)."""
+
+    average = False
+
+    def __init__(self, pool_size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = pair(pool_size, "pool_size")
+
+    def call(self, inputs):
+        (ph, pw), (height, width, channels) = self.pool_size, inputs.shape[-3:]
+        h, w = height // ph, width // pw
+        x = inputs[..., :h * ph, :w * pw, :]
+        windows = tf.reshape(x, tf.concat([tf.shape(x)[:-3], [h, ph, w, pw, channels]], 0))
+        pooled = tf.reduce_sum(windows, axis=[-4, -2])
+        return pooled / float(ph * pw) if self.average else pooled
+
+    def compute_output_shape(self, input_shape):
+        (ph, pw), (height, width, channels) = self.pool_size, input_shape[-3:]
+        return (*input_shape[:-3], height // ph, width // pw, channels)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size)}
+
+
+@keras.utils.register_keras_serializable(package="snudeploy")
+class SumPooling2D(_Pooling2D):
+    """Sum of each non-overlapping ``pool_size`` window, per channel, over [..., H, W, C] (no padding).
+
+    Sums of spikes are whole numbers, so int8 graphs keep an integer product after this layer.
+    """
+
+
+@keras.utils.register_keras_serializable(package="snudeploy")
+class AvgPooling2D(_Pooling2D):
+    """Mean of each non-overlapping ``pool_size`` window, per channel, over [..., H, W, C] (no padding).
+
+    ``TimeDistributed(AveragePooling2D(pool_size))`` computes the same; this layer takes any
+    leading axes directly, which keeps a dynamic time axis cheap.
+    """
+
+    average = True
+
+
+def spiking_layers(model) -> list:
+    """The SNU layers of a Keras model (dense and convolutional), in order."""
+    return [layer for layer in model.layers
+            if isinstance(layer, SNUConv2D) or isinstance(getattr(layer, "cell", None), SNUCell)]

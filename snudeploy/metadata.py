@@ -3,19 +3,27 @@
 ``metadata_props["snudeploy"]`` holds one JSON object; the runtime needs nothing else to
 serve the model. :func:`parse` reads and checks it once, into frozen dataclasses; nobody
 reads the JSON by key. Tensors are looked up by the names recorded here, never by position.
+``metadata_props["snudeploy.sha256"]`` seals the file (:mod:`snudeploy.digest`).
 
-Naming contract of snudeploy's exporters (other producers may name tensors differently;
-the metadata says which names to use):
+Naming contract (checked on every load):
 
-* input ``x``: ``[B, F]`` (step graphs) or ``[B, T, F]`` (sequence graphs), float32;
-* state inputs ``l{i}_y``, ``l{i}_s`` ``[B, units_i]`` paired with outputs ``l{i}_y_next``,
-  ``l{i}_s_next`` (sequence graphs take initial states too, so they can continue a stream);
+* input ``x``: ``[B, *shape]`` per step (``shape`` e.g. ``[784]`` or ``[28, 28, 1]``, channels
+  last), ``[B, T, *shape]`` in sequence graphs, float32;
+* the states of layer ``i``: inputs ``l{i}_{kind}`` (``y``, ``s`` for SNU layers) paired with
+  outputs ``l{i}_{kind}_next``, ``[B, *state shape]`` (sequence graphs take initial states
+  too, so they can continue a stream); ``i`` indexes :attr:`ModelInfo.layers`;
 * output ``spikes``: the output layer's ``y`` ``[B, C]`` (step) or ``[B, T, C]`` (sequence);
 * output ``rates``: mean output rate over the sequence ``[B, C]`` (sequence graphs only).
 
-Schema history: 1 (first release); 2 adds ``layers[].cell`` (``snu``, ``lstm`` or a NIR
-neuron), ``input.binary`` (the model takes spikes only: int8 graphs) and free state kinds.
-Version 1 files read as version 2 with the defaults.
+What the graph also determines is checked against it when a model loads
+(:func:`snudeploy.runtime.load_model`); what is checked here is that the metadata agrees with
+itself: names follow the contract, every layer of a known kind has the output shape its
+kind computes from the layer before, and its states have that shape.
+
+Schema history: 1 (first release); 2 adds ``layers[].cell``, ``input.binary`` and free state
+kinds; 3 makes shapes N-D (``input.shape``, ``layers[].kind`` and ``output_shape``, full state
+shapes with ``dtype``), ``readout`` an object, and adds the digest. Files of schema 1 and 2
+read as schema 3 with the defaults.
 """
 
 from __future__ import annotations
@@ -25,16 +33,17 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from . import arguments
+from . import arguments, kinds
 from .encoding import Encoding
 from .errors import ConfigurationError, ModelFileError
 
 METADATA_KEY = "snudeploy"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 INPUT_NAME = "x"
 SPIKES_NAME = "spikes"
 RATES_NAME = "rates"
 GRAPHS = ("step", "sequence")
+DTYPES = ("float32",)
 MAX_METADATA_BYTES = 1 << 22
 
 
@@ -45,43 +54,72 @@ def state_names(layer: int, kinds=("y", "s")) -> list[tuple[str, str, str]]:
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer: its width and how it computes (SNU fields are None for other cells)."""
-    units: int
-    cell: str = "snu"
-    decay: float | None = None
-    g: str | None = None
-    activation: str | None = None
-    recurrent: bool = False
-    lateral_inhibition: bool = False
-    parameters: dict = field(default_factory=dict)  # cell-specific extras (NIR neurons)
+    """One layer: its kind, its output shape per step, and the kind's fields (informative:
+    the runtime computes with the graph, never with these)."""
+    kind: str
+    output_shape: tuple[int, ...]
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def units(self) -> int:
+        """Values the layer outputs per step (neurons of an SNU layer)."""
+        return math.prod(self.output_shape)
+
+    @property
+    def recurrent(self) -> bool:
+        return bool(self.fields.get("recurrent", False))
+
+    @property
+    def spec(self) -> "kinds.LayerSpec | None":
+        """The layer as its registered kind, or None (LSTM baselines, NIR neurons)."""
+        if self.kind not in kinds.KINDS:
+            return None
+        return kinds.parse({"kind": self.kind, **self.fields})
 
     def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        if not self.parameters:
-            del data["parameters"]
-        return data
+        return {"kind": self.kind, **self.fields, "output_shape": list(self.output_shape)}
+
+
+def layer_of(spec: "kinds.LayerSpec", output_shape) -> Layer:
+    """The metadata entry of layer ``spec`` whose output per step is ``output_shape``."""
+    fields = spec.to_dict()
+    del fields["kind"]
+    return Layer(spec.kind, tuple(output_shape), fields)
 
 
 @dataclass(frozen=True)
 class State:
-    """One state tensor of layer ``layer``: fed as ``input``, returned as ``output``, ``[B, units]``."""
+    """One state tensor of layer ``layer``: fed as ``input``, returned as ``output``, ``[B, *shape]``."""
     layer: int
     kind: str
     input: str
     output: str
-    units: int
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+    @property
+    def units(self) -> int:
+        return math.prod(self.shape)
 
     def to_dict(self) -> dict:
         return {"layer": self.layer, "kind": self.kind, "input": self.input, "output": self.output,
-                "shape": [None, self.units]}
+                "shape": [None, *self.shape], "dtype": self.dtype}
 
 
 @dataclass(frozen=True)
 class Input:
     name: str = INPUT_NAME
-    features: int = 1
+    shape: tuple[int, ...] = (1,)
     dtype: str = "float32"
-    binary: bool = False  # the graph is only correct for inputs in {0, 1} (int8 graphs)
+    binary: bool = False  # the graph is only correct for whole-number inputs 0..255 (int8 graphs on spikes)
+
+    @property
+    def features(self) -> int:
+        return math.prod(self.shape)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "features": self.features, "dtype": self.dtype,
+                "binary": self.binary}
 
 
 @dataclass(frozen=True)
@@ -99,6 +137,12 @@ class Quantization:
     @property
     def ort_disabled_optimizers(self) -> tuple[str, ...]:
         return tuple(self.details.get("ort_disabled_optimizers", ()))
+
+    @property
+    def int8(self) -> bool:
+        """The graph computes with integer products (``arithmetic: integer``; a QAT checkpoint's float
+        export has ``bits: 8`` weights on the int8 grid, but float arithmetic)."""
+        return self.details.get("arithmetic") == "integer"
 
     def to_dict(self) -> dict:
         return {"method": self.method, **self.details}
@@ -129,6 +173,10 @@ class ModelInfo:
         return self.input.features
 
     @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.layers[-1].output_shape
+
+    @property
     def classes(self) -> int:
         return self.layers[-1].units
 
@@ -153,14 +201,14 @@ class ModelInfo:
             "format": self.format,
             "graph": self.graph,
             "opset": self.opset,
-            "input": dataclasses.asdict(self.input),
+            "input": self.input.to_dict(),
             "timesteps": self.timesteps,
             "layers": [layer.to_dict() for layer in self.layers],
             "states": [s.to_dict() for s in self.states],
             "outputs": {k: v for k, v in dataclasses.asdict(self.outputs).items() if v is not None},
             "encoding": self.encoding.to_dict() if self.encoding else None,
             "dataset": self.dataset,
-            "readout": self.readout,
+            "readout": {"kind": self.readout},
             "quantization": self.quantization.to_dict(),
             "producer": self.producer,
             "validation": self.validation,
@@ -171,24 +219,30 @@ class ModelInfo:
         return json.dumps(self.to_dict(), default=_jsonable)
 
 
-def snu_states(units: list[int]) -> tuple[State, ...]:
-    """The ``(y, s)`` state pairs of SNU layers of ``units`` (the naming contract)."""
-    return tuple(State(i, kind, name_in, name_out, int(u))
-                 for i, u in enumerate(units) for kind, name_in, name_out in state_names(i))
+def network_states(layers: list[Layer] | tuple[Layer, ...]) -> tuple[State, ...]:
+    """The state pairs of ``layers`` by the naming contract (every registered stateful kind's)."""
+    states = []
+    for i, layer in enumerate(layers):
+        spec = layer.spec
+        for kind, name_in, name_out in state_names(i, spec.STATES if spec is not None else ("y", "s")):
+            states.append(State(i, kind, name_in, name_out, tuple(layer.output_shape)))
+    return tuple(states)
 
 
-def build(format: str, graph: str, layers: list[Layer], features: int, opset: int, *,
+def build(format: str, graph: str, layers: list[Layer], input_shape, opset: int, *,
           states: tuple[State, ...] | None = None, timesteps: int | None = None, encoding: Encoding | None = None,
-          dataset: str | None = None, quantization: Quantization | None = None, binary_input: bool = False,
-          producer: dict | None = None, validation: dict | None = None, source: dict | None = None) -> ModelInfo:
+          dataset: str | None = None, readout: str = "mean_rate", quantization: Quantization | None = None,
+          binary_input: bool = False, producer: dict | None = None, validation: dict | None = None,
+          source: dict | None = None) -> ModelInfo:
     """The metadata of one exported graph, with the contract's tensor names."""
     layers = tuple(layers)
+    input_shape = (int(input_shape),) if isinstance(input_shape, int) else tuple(int(d) for d in input_shape)
     info = ModelInfo(
         format=format, graph=graph, opset=opset,
-        input=Input(INPUT_NAME, int(features), "float32", binary_input), layers=layers,
-        states=states if states is not None else snu_states([layer.units for layer in layers]),
+        input=Input(INPUT_NAME, input_shape, "float32", binary_input), layers=layers,
+        states=states if states is not None else network_states(layers),
         outputs=Outputs(SPIKES_NAME, RATES_NAME if graph == "sequence" else None),
-        timesteps=timesteps, encoding=encoding, dataset=dataset,
+        timesteps=timesteps, encoding=encoding, dataset=dataset, readout=readout,
         quantization=quantization or Quantization(), producer=producer or {}, validation=validation, source=source)
     return _checked(info, "metadata")
 
@@ -200,8 +254,9 @@ def dumps(info: ModelInfo) -> str:
 def parse(text, source: str = "model") -> ModelInfo:
     """Parse and check the metadata JSON; :class:`ModelFileError` says what is wrong.
 
-    Checks types, sizes (:data:`snudeploy.arguments.LIMITS`), that states belong to layers,
-    and that names are unique; the graph itself is checked against this by the runtime.
+    Checks types, sizes (:data:`snudeploy.arguments.LIMITS`), the naming contract, and that
+    layers, their shapes and their states agree; the graph itself is checked against this by
+    the runtime.
     """
     if not text:
         raise ModelFileError(f"{source} is not a snudeploy model: it has no '{METADATA_KEY}' metadata.")
@@ -229,27 +284,36 @@ def parse(text, source: str = "model") -> ModelInfo:
     if missing:
         raise ModelFileError(f"{source} has incomplete snudeploy metadata (missing {', '.join(missing)}).")
     try:
-        info = _from_raw(raw)
+        info = _from_raw(raw, version)
     except (ConfigurationError, TypeError, ValueError, KeyError, AttributeError) as e:
         raise ModelFileError(f"{source} has invalid snudeploy metadata: {_describe(e)}") from None
     return _checked(info, source)
 
 
-def _from_raw(raw: dict) -> ModelInfo:
-    layers = tuple(_layer(entry) for entry in _list(raw["layers"], "layers"))
+def _from_raw(raw: dict, version: int) -> ModelInfo:
+    inp = _object(raw["input"], "input")
+    if version >= 3:
+        input_shape = _shape(inp.get("shape"), "input.shape", "features")
+        if "features" in inp and inp["features"] != math.prod(input_shape):
+            raise ConfigurationError(f"`input.features` is {inp['features']!r} but `input.shape` "
+                                     f"{list(input_shape)} holds {math.prod(input_shape)}")
+    else:
+        input_shape = (arguments.limited(inp.get("features"), "input.features", "features"),)
+    layers = tuple(_layer(entry, version) for entry in _list(raw["layers"], "layers"))
     if not layers:
         raise ConfigurationError("it lists no layers")
-    states = tuple(_state(entry, layers) for entry in _list(raw["states"], "states"))
-    inp = _object(raw["input"], "input")
+    states = tuple(_state(entry, layers, version) for entry in _list(raw["states"], "states"))
     outputs = _object(raw.get("outputs", {"spikes": SPIKES_NAME}), "outputs")
     quantization = _object(raw.get("quantization") or {"method": "none"}, "quantization")
     encoding = raw.get("encoding")
+    readout = raw.get("readout", "mean_rate")
+    readout = _string(_object(readout, "readout").get("kind") if not isinstance(readout, str) else readout,
+                      "readout.kind")
     return ModelInfo(
         format=_string(raw["format"], "format"), graph=arguments.choice(raw["graph"], "graph", GRAPHS),
         opset=arguments.integer(raw.get("opset", 0), "opset", 0, 1000),
-        input=Input(_string(inp.get("name"), "input.name"),
-                    arguments.limited(inp.get("features"), "input.features", "features"),
-                    arguments.choice(inp.get("dtype", "float32"), "input.dtype", ("float32",)),
+        input=Input(_string(inp.get("name"), "input.name"), input_shape,
+                    arguments.choice(inp.get("dtype", "float32"), "input.dtype", DTYPES),
                     _bool(inp.get("binary", False), "input.binary")),
         layers=layers, states=states,
         outputs=Outputs(_string(outputs.get("spikes"), "outputs.spikes"),
@@ -257,17 +321,19 @@ def _from_raw(raw: dict) -> ModelInfo:
         timesteps=arguments.optional_integer(raw.get("timesteps"), "timesteps", 1, arguments.LIMITS["timesteps"]),
         encoding=None if not encoding else Encoding.from_dict(encoding),
         dataset=None if raw.get("dataset") is None else _string(raw["dataset"], "dataset"),
-        readout=_string(raw.get("readout", "mean_rate"), "readout"),
+        readout=readout,
         quantization=Quantization(_string(quantization.get("method", "none"), "quantization.method"),
-                                  _quantization_details(quantization)),
+                                  _quantization_details(quantization, version, inp.get("binary", False))),
         producer=_object(raw.get("producer") or {}, "producer"),
         validation=None if raw.get("validation") is None else _object(raw["validation"], "validation"),
         source=None if raw.get("source") is None else _object(raw["source"], "source"),
         schema_version=SCHEMA_VERSION)
 
 
-def _quantization_details(quantization: dict) -> dict:
+def _quantization_details(quantization: dict, version: int, binary) -> dict:
     details = {k: v for k, v in quantization.items() if k != "method"}
+    if version < 3 and binary is True:  # schema 2's int8 graphs said so with their spikes-only input
+        details.setdefault("arithmetic", "integer")
     disabled = details.get("ort_disabled_optimizers", [])
     if not isinstance(disabled, list) or not all(isinstance(n, str) for n in disabled):
         raise ConfigurationError(f"`quantization.ort_disabled_optimizers` must be a list of optimizer names, "
@@ -275,36 +341,49 @@ def _quantization_details(quantization: dict) -> dict:
     return details
 
 
-def _layer(entry) -> Layer:
+_SNU_FIELDS = ("decay", "g", "activation", "recurrent", "lateral_inhibition")
+
+
+def _layer(entry, version: int) -> Layer:
     entry = _object(entry, "layer")
-    decay = entry.get("decay")
-    return Layer(
-        units=arguments.limited(entry.get("units"), "layers.units", "units"),
-        cell=_string(entry.get("cell", "snu"), "layers.cell"),
-        decay=None if decay is None else arguments.number(decay, "layers.decay", 0, 1),
-        g=None if entry.get("g") is None else _string(entry["g"], "layers.g"),
-        activation=None if entry.get("activation") is None else _string(entry["activation"], "layers.activation"),
-        recurrent=_bool(entry.get("recurrent", False), "layers.recurrent"),
-        lateral_inhibition=_bool(entry.get("lateral_inhibition", False), "layers.lateral_inhibition"),
-        parameters=_object(entry.get("parameters") or {}, "layers.parameters"))
+    if version >= 3:
+        kind = _string(entry.get("kind"), "layers.kind")
+        fields = {k: v for k, v in entry.items() if k not in ("kind", "output_shape")}
+        layer = Layer(kind, _shape(entry.get("output_shape"), "layers.output_shape", "units"), fields)
+    else:  # schema 1-2: {units, cell, decay, g, activation, recurrent, lateral_inhibition, parameters}
+        units = arguments.limited(entry.get("units"), "layers.units", "units")
+        cell = _string(entry.get("cell", "snu"), "layers.cell")
+        fields = {k: entry[k] for k in _SNU_FIELDS if entry.get(k) is not None}
+        if cell == "snu":
+            layer = Layer("snu", (units,), {"units": units, **fields})
+        else:
+            layer = Layer(cell, (units,), {"units": units, **fields, **_object(entry.get("parameters") or {},
+                                                                               "layers.parameters")})
+    if layer.kind in kinds.KINDS:
+        layer.spec  # noqa: B018 - checks the kind's fields (a ConfigurationError names the bad one)
+    return layer
 
 
-def _state(entry, layers) -> State:
+def _state(entry, layers, version: int) -> State:
     entry = _object(entry, "state")
     layer = arguments.integer(entry.get("layer"), "states.layer", 0, len(layers) - 1)
     shape = entry.get("shape")
-    units = layers[layer].units
-    if shape is not None:
+    if shape is None and version >= 3:
+        raise ConfigurationError("every state needs its `shape`")
+    if shape is None:
+        dims = layers[layer].output_shape
+    else:
         shape = _list(shape, "states.shape")
-        if len(shape) != 2 or shape[0] is not None:
-            raise ConfigurationError(f"state shape must be [null, units], got {shape!r}")
-        units = arguments.limited(shape[1], "states.shape", "units")
+        if len(shape) < 2 or shape[0] is not None:
+            raise ConfigurationError(f"state shape must be [null, ...], got {_short(shape)}")
+        dims = _shape(shape[1:], "states.shape", "units")
     return State(layer, _string(entry.get("kind"), "states.kind"), _string(entry.get("input"), "states.input"),
-                 _string(entry.get("output"), "states.output"), units)
+                 _string(entry.get("output"), "states.output"), dims,
+                 arguments.choice(entry.get("dtype", "float32"), "states.dtype", DTYPES))
 
 
 def _checked(info: ModelInfo, source: str) -> ModelInfo:
-    """Cross-field checks: a state per layer at least, unique names, T for fixed graphs."""
+    """Cross-field checks: states, names, shapes and the layer chain agree (see the module docstring)."""
     problems = []
     if not info.states:
         problems.append("it lists no state tensors")
@@ -317,9 +396,53 @@ def _checked(info: ModelInfo, source: str) -> ModelInfo:
             problems.append(f"{kind} names repeat: {repeated}")
     if len(info.layers) > arguments.LIMITS["layers"]:
         problems.append(f"it has {len(info.layers)} layers (at most {arguments.LIMITS['layers']})")
+    for s in info.states:
+        (_, name_in, name_out), = state_names(s.layer, (s.kind,))
+        if (s.input, s.output) != (name_in, name_out):
+            problems.append(f"state {s.kind!r} of layer {s.layer} is wired {s.input} -> {s.output}; the naming "
+                            f"contract says {name_in} -> {name_out}")
+    problems += _chain_problems(info)
     if problems:
         raise ModelFileError(f"{source} has invalid snudeploy metadata: {'; '.join(problems)}.")
     return info
+
+
+def _chain_problems(info: ModelInfo) -> list[str]:
+    """Layers of registered kinds: output shapes follow from the input, states exist with those shapes."""
+    problems, previous = [], info.input.shape
+    for i, layer in enumerate(info.layers):
+        spec = layer.spec
+        if spec is not None:
+            try:
+                expected = spec.output_shape(previous)
+            except ConfigurationError as e:
+                problems.append(f"layer {i} ({layer.kind}) cannot take its input: {e}")
+                expected = layer.output_shape
+            if tuple(expected) != tuple(layer.output_shape):
+                problems.append(f"layer {i} ({layer.kind}) says its output shape is {list(layer.output_shape)}; "
+                                f"its fields and input {list(previous)} give {list(expected)}")
+            have = {s.kind: s for s in info.states if s.layer == i}
+            for kind in spec.STATES:
+                if kind not in have:
+                    problems.append(f"layer {i} ({layer.kind}) lacks its {kind!r} state")
+                elif have[kind].shape != tuple(layer.output_shape):
+                    problems.append(f"state {have[kind].input} has shape {list(have[kind].shape)}; layer {i} "
+                                    f"({layer.kind}) outputs {list(layer.output_shape)}")
+            extra = sorted(set(have) - set(spec.STATES))
+            if extra:
+                problems.append(f"layer {i} ({layer.kind}) has no state(s) {extra}")
+        previous = layer.output_shape
+    return problems
+
+
+def _shape(value, what: str, limit: str) -> tuple[int, ...]:
+    dims = _list(value, what)
+    if not dims or len(dims) > 8:
+        raise ConfigurationError(f"`{what}` must list 1 to 8 sizes, got {_short(value)}")
+    shape = tuple(arguments.limited(d, what, limit) for d in dims)
+    if math.prod(shape) > arguments.LIMITS["features"]:
+        raise ConfigurationError(f"`{what}` {list(shape)} holds more than {arguments.LIMITS['features']:,} values")
+    return shape
 
 
 def _object(value, what: str) -> dict:

@@ -49,7 +49,7 @@ def run(dataset: str = "digits", out="runs/quickstart", data=None, progress=None
 
     x_train, y_train, x_test, y_test = data_arrays = datasets.load(dataset, data)
     encoding, recipe = dataset_defaults(dataset)
-    snu_spec = ModelSpec(input_features=int(x_train[0].size), classes=datasets.num_classes(y_train),
+    snu_spec = ModelSpec.dense(int(x_train[0].size), datasets.num_classes(y_train),
                          dataset=dataset, encoding=encoding, recipe=recipe)
     lstm_spec = snu_spec.replace(model="lstm", recipe=dataclasses.replace(
         recipe, epochs=LSTM_EPOCHS.get(dataset, recipe.epochs)))

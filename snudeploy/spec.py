@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import activation_table, arguments
+from . import arguments, kinds
 from .encoding import Encoding
 from .errors import ConfigurationError, ModelFileError
 
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "model.weights.h5"
 METRICS_FILE = "metrics.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: a dense network of `hidden` sizes; 2: `layers` and `input_shape`
 MODELS = ("snu", "lstm")
-CELLS = {"snu": "step", "ssnu": "sigmoid"}  # cell -> its output activation h
+CELLS = kinds.CELLS  # cell -> its output activation h
+LEGACY_FIELDS = ("input_features", "hidden", "cell", "decay", "g", "recurrent", "lateral_inhibition")
 OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("mse",)
 READOUTS = ("mean_rate",)
@@ -51,16 +53,18 @@ class Recipe:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Architecture, encoding, readout and training recipe of one network."""
-    input_features: int
+    """Architecture, encoding, readout and training recipe of one network.
+
+    ``layers`` is the network as an ordered list of typed layers (:mod:`snudeploy.kinds`),
+    output layer last; ``input_shape`` is one time step's input (``(784,)`` for a dense network
+    on flattened images, ``(28, 28, 1)`` channels last for a convolutional one). The seed
+    network is ``ModelSpec.dense(784, 10)``; ``model="lstm"`` is the same-size LSTM baseline of a
+    dense network.
+    """
+    input_shape: tuple[int, ...]
     classes: int
-    hidden: tuple[int, ...] = (250, 250)
+    layers: tuple[kinds.LayerSpec, ...]
     model: str = "snu"
-    cell: str = "snu"
-    decay: float = 0.9
-    g: str = "leaky_relu"
-    recurrent: bool = False
-    lateral_inhibition: bool = False
     dataset: str | None = None
     readout: str = "mean_rate"
     encoding: Encoding = field(default_factory=Encoding)
@@ -71,25 +75,32 @@ class ModelSpec:
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen
-        arguments.limited(self.input_features, "input_features", "features")
+        shape = (self.input_shape,) if isinstance(self.input_shape, int) else self.input_shape
+        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__") or not 1 <= len(tuple(shape)) <= 3:
+            raise ConfigurationError(f"Received an invalid value for argument `input_shape`, expected 1 to 3 sizes, "
+                                     f"got {self.input_shape!r}.")
+        set_("input_shape", tuple(arguments.limited(d, "input_shape", "features") for d in shape))
+        if self.input_features > arguments.LIMITS["features"]:
+            raise ConfigurationError(f"An input of shape {list(self.input_shape)} has more than "
+                                     f"{arguments.LIMITS['features']:,} values.")
         arguments.limited(self.classes, "classes", "units", minimum=2)
-        if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
-            raise ConfigurationError(f"Received an invalid value for argument `hidden`, expected a list of "
-                                     f"positive integers, got {self.hidden!r}.")
-        set_("hidden", tuple(arguments.limited(u, "hidden", "units") for u in self.hidden))
-        if len(self.hidden) + 1 > arguments.LIMITS["layers"]:
-            raise ConfigurationError(f"A network may have at most {arguments.LIMITS['layers']} layers.")
+        if isinstance(self.layers, (str, bytes, dict)) or not hasattr(self.layers, "__iter__"):
+            raise ConfigurationError(f"Received an invalid value for argument `layers`, expected a list of layers, "
+                                     f"got {self.layers!r}.")
+        set_("layers", tuple(kinds.parse(layer) for layer in self.layers))
+        if not self.layers or len(self.layers) > arguments.LIMITS["layers"]:
+            raise ConfigurationError(f"A network has 1 to {arguments.LIMITS['layers']} layers, got {len(self.layers)}.")
+        shapes = kinds.shapes(self.layers, self.input_shape)
+        if not self.layers[-1].stateful or shapes[-1] != (self.classes,):
+            raise ConfigurationError(f"The last layer must be a dense SNU layer with one unit per class "
+                                     f"({self.classes}); got {self.layers[-1].kind} with output {list(shapes[-1])}.")
         if self.parameters > arguments.LIMITS["parameters"]:
             raise ConfigurationError(f"The network would have {self.parameters:,} weights; snudeploy builds networks "
                                      f"of up to {arguments.LIMITS['parameters']:,}.")
         arguments.choice(self.model, "model", MODELS)
-        arguments.choice(self.cell, "cell", tuple(CELLS))
-        set_("decay", arguments.number(self.decay, "decay", 0, 1))
-        set_("g", activation_table.state_function_name(self.g))
-        for flag in ("recurrent", "lateral_inhibition"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ConfigurationError(f"Received an invalid value for argument `{flag}`, expected true or false, "
-                                         f"got {getattr(self, flag)!r}.")
+        if self.model == "lstm" and not all(isinstance(layer, kinds.DenseSNU) for layer in self.layers):
+            raise ConfigurationError("The LSTM baseline is the same size as a network of dense SNU layers; this "
+                                     "network has other layers.")
         if self.dataset is not None and not isinstance(self.dataset, str):
             raise ConfigurationError(f"Received an invalid value for argument `dataset`, got {self.dataset!r}.")
         arguments.choice(self.readout, "readout", READOUTS)
@@ -105,22 +116,86 @@ class ModelSpec:
         if not isinstance(self.quantization.get("method", "none"), str):
             raise ConfigurationError(f"`quantization.method` must be a name, got {self.quantization.get('method')!r}.")
 
+    @classmethod
+    def dense(cls, input_features: int, classes: int, hidden=(250, 250), cell: str = "snu", decay: float = 0.9,
+              g: str = "leaky_relu", recurrent: bool = False, lateral_inhibition: bool = False, **fields) -> "ModelSpec":
+        """A network of dense SNU layers ``hidden`` + one output unit per class, all of one kind of cell
+        (the seed network: ``ModelSpec.dense(784, 10)``)."""
+        arguments.choice(cell, "cell", tuple(kinds.CELLS))
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise ConfigurationError(f"Received an invalid value for argument `hidden`, expected a list of "
+                                     f"positive integers, got {hidden!r}.")
+        hidden = tuple(arguments.limited(units, "hidden", "units") for units in hidden)
+        classes = arguments.limited(classes, "classes", "units", minimum=2)
+        layers = [kinds.DenseSNU(units=units, decay=decay, g=g, activation=kinds.CELLS[cell], recurrent=recurrent,
+                                 lateral_inhibition=lateral_inhibition) for units in (*hidden, classes)]
+        return cls(input_shape=(input_features,), classes=classes, layers=tuple(layers), **fields)
+
+    @classmethod
+    def network(cls, layers, sample_shape, classes: int, **fields) -> "ModelSpec":
+        """A network of ``layers`` (kinds or their JSON form) on samples of ``sample_shape`` (e.g. ``(28, 28)``).
+
+        The input shape follows the first layer: a convolution takes images channels last
+        (``(28, 28)`` becomes ``(28, 28, 1)``); a dense layer takes the sample flattened. When the
+        last layer is not a dense SNU layer of ``classes`` units, one is added as the output layer,
+        with the settings (decay, g, activation) of the network's last SNU layer.
+        """
+        if isinstance(layers, (str, bytes, dict)) or not hasattr(layers, "__iter__"):
+            raise ConfigurationError(f"A network is a list of layers, got {type(layers).__name__}.")
+        layers = [kinds.parse(layer) for layer in layers]
+        if not layers:
+            raise ConfigurationError("A network needs at least one layer.")
+        sample_shape = tuple(int(d) for d in sample_shape)
+        rank = layers[0].INPUT_RANK
+        if rank == 3:
+            input_shape = sample_shape + (1,) if len(sample_shape) == 2 else sample_shape
+        elif rank == 1:
+            input_shape = (math.prod(sample_shape),)
+        else:
+            input_shape = sample_shape
+        last = layers[-1]
+        if not (isinstance(last, kinds.DenseSNU) and last.units == classes):
+            cells = [layer for layer in layers if isinstance(layer, kinds.SNUKind)]
+            settings = {"decay": cells[-1].decay, "g": cells[-1].g, "activation": cells[-1].activation} if cells else {}
+            layers.append(kinds.DenseSNU(units=classes, **settings))
+        return cls(input_shape=input_shape, classes=classes, layers=tuple(layers), **fields)
+
+    @property
+    def input_features(self) -> int:
+        return math.prod(self.input_shape)
+
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Every layer's output shape per step."""
+        return kinds.shapes(self.layers, self.input_shape)
+
     @property
     def units(self) -> list[int]:
-        """Units of every layer, output layer last."""
-        return [*self.hidden, self.classes]
+        """Neurons of every stateful layer, output layer last."""
+        return [math.prod(shape) for layer, shape in zip(self.layers, self.shapes) if layer.stateful]
 
     @property
     def parameters(self) -> int:
-        """Weights of the network (an LSTM has four gates' worth per layer)."""
-        fan_in = [self.input_features, *self.hidden]
-        per_layer = [f * u + (u * u if self.recurrent or self.model == "lstm" else 0) + u
-                     for f, u in zip(fan_in, self.units)]
-        return sum(per_layer) * (4 if self.model == "lstm" else 1)
+        """Weights of the network (an LSTM has four gates' worth per layer, with recurrent kernels)."""
+        if self.model == "lstm":
+            fan_in = [self.input_features, *self.units[:-1]]
+            return sum(4 * (f * u + u * u + u) for f, u in zip(fan_in, self.units))
+        inputs = [self.input_shape, *self.shapes[:-1]]
+        return sum(layer.weight_count(shape) for layer, shape in zip(self.layers, inputs))
 
     @property
-    def activation(self) -> str:
-        return CELLS[self.cell]
+    def spiking(self) -> bool:
+        """Every stateful layer outputs spikes (0 or 1), not the soft sSNU's sigmoid."""
+        return all(layer.spiking for layer in self.layers if layer.stateful)
+
+    def describe(self) -> str:
+        """``784-250-250-10`` for dense networks; the layer kinds otherwise."""
+        if all(isinstance(layer, kinds.DenseSNU) for layer in self.layers):
+            return "-".join(map(str, [self.input_features, *self.units]))
+        names = {"snu_conv2d": lambda l: f"conv{l.filters}", "snu": lambda l: f"snu{l.units}",
+                 "avg_pool2d": lambda l: f"avgpool{l.pool_size[0]}", "sum_pool2d": lambda l: f"sumpool{l.pool_size[0]}"}
+        return "x".join(map(str, self.input_shape)) + "-" + "-".join(
+            names.get(layer.kind, lambda l: l.kind)(layer) for layer in self.layers if not layer.TRAINING_ONLY)
 
     @property
     def quantization_method(self) -> str:
@@ -131,7 +206,8 @@ class ModelSpec:
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
-        data["hidden"] = list(self.hidden)
+        data["input_shape"] = list(self.input_shape)
+        data["layers"] = [layer.to_dict() for layer in self.layers]
         return data
 
     @classmethod
@@ -139,11 +215,20 @@ class ModelSpec:
         if not isinstance(data, dict):
             raise ModelFileError("A checkpoint spec must be a JSON object.")
         version = data.get("schema_version", 0)
-        if isinstance(version, int) and version > SCHEMA_VERSION:
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ModelFileError(f"Checkpoint spec has an invalid schema version {version!r}; expected an integer.")
+        if version > SCHEMA_VERSION:
             raise ModelFileError(f"Checkpoint spec has schema version {version}; "
                                  f"this snudeploy reads up to {SCHEMA_VERSION}. Upgrade snudeploy.")
         try:
-            return _from_dict(cls, data, "spec")
+            if "layers" not in data:  # schema 1: a dense network described by hidden sizes
+                legacy = {k: data[k] for k in LEGACY_FIELDS if k in data}
+                rest = {k: v for k, v in data.items() if k not in LEGACY_FIELDS and k != "schema_version"}
+                if "input_features" not in legacy or "classes" not in rest:
+                    raise ConfigurationError(f"`spec` lacks {'input_features' if 'classes' in rest else 'classes'}.")
+                return cls.dense(legacy.pop("input_features"), rest.pop("classes"), **legacy,
+                                 **{k: v for k, v in rest.items() if k in _FIELDS})
+            return _from_dict(cls, {**data, "schema_version": SCHEMA_VERSION}, "spec")
         except ConfigurationError as e:
             raise ModelFileError(f"Checkpoint spec is invalid: {e}") from None
 
@@ -181,3 +266,6 @@ def _from_dict(cls, data: dict, what: str):
     if missing:
         raise ConfigurationError(f"`{what}` lacks {', '.join(missing)}.")
     return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_FIELDS = {f.name for f in dataclasses.fields(ModelSpec)}

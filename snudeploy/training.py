@@ -124,8 +124,8 @@ class Training:
             x_train, y_train = x_train[:recipe.limit], y_train[:recipe.limit]
         tf.keras.utils.set_random_seed(recipe.seed)
         self.spec, self.verbose = spec, verbose
-        self.train_spikes = spec.encoding.encode(x_train, "train")
-        self.test_spikes, self.y_test = spec.encoding.encode(x_test, "test"), y_test
+        self.train_spikes = shaped(spec, spec.encoding.encode(x_train, "train"))
+        self.test_spikes, self.y_test = shaped(spec, spec.encoding.encode(x_test, "test")), y_test
         self.settings = fit_settings(spec, distributed=strategy is not None)
         with strategy.scope() if strategy else contextlib.nullcontext():
             self.model = compile_model(build_model(spec), recipe, self.settings)
@@ -181,6 +181,11 @@ class Training:
         return model, metrics
 
 
+def shaped(spec: ModelSpec, spikes: np.ndarray) -> np.ndarray:
+    """Encoded ``spikes [N, T, F]`` as the network takes them, ``[N, T, *input_shape]`` (a view)."""
+    return spikes.reshape(*spikes.shape[:2], *spec.input_shape)
+
+
 def epoch_timer(seconds: list[float]):
     """A Keras callback that appends each epoch's wall time to ``seconds``."""
     import tensorflow as tf
@@ -232,7 +237,9 @@ def mean_spikes(model, spec: ModelSpec, spikes: np.ndarray, batch_size: int = 50
     """Mean number of output spikes per sample of every SNU layer."""
     import tensorflow as tf
 
-    layers = [layer for layer in model.layers if layer.name.startswith("snu_")]
+    from .layers import spiking_layers
+
+    layers = spiking_layers(model)
     probe = tf.keras.Model(model.inputs, [layer.output for layer in layers])
     totals = np.zeros(len(layers))
     for start in range(0, len(spikes), batch_size):

@@ -41,7 +41,7 @@ def digits_checkpoint(tmp_path_factory):
     from snudeploy.training import dataset_defaults, train_checkpoint
 
     encoding, recipe = dataset_defaults("digits")
-    spec = ModelSpec(input_features=64, classes=10, dataset="digits", encoding=encoding, recipe=recipe)
+    spec = ModelSpec.dense(64, 10, dataset="digits", encoding=encoding, recipe=recipe)
     folder = tmp_path_factory.mktemp("digits") / "checkpoint"
     train_checkpoint(spec, datasets.load("digits"), folder, verbose=0)
     return folder

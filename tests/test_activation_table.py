@@ -7,7 +7,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from snudeploy import activation_table
-from snudeploy.converters import snu_graph
+from snudeploy.kinds import snu
+from snudeploy.kinds.graph import Nodes
 from snudeploy.errors import ConfigurationError
 
 X = np.linspace(-3, 3, 61, dtype=np.float32)
@@ -17,11 +18,11 @@ X = np.linspace(-3, 3, 61, dtype=np.float32)
 def test_onnx_emission_equals_the_numpy_function(name):
     """Every registered activation, emitted as the exporters emit it, computes its numpy function."""
     act = activation_table.get(name)
-    nodes = snu_graph.Nodes()
+    nodes = Nodes()
     if act.role == "output":
-        snu_graph.output(nodes, name, "x", "b", "y")
+        snu.output(nodes, name, "x", "b", "y")
     else:
-        snu_graph.activation(nodes, name, "x", "y")
+        snu.state_function(nodes, name, "x", "y")
     graph = helper.make_graph(nodes.nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [61])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [61])],
                               [onnx.numpy_helper.from_array(np.zeros(61, np.float32), "b")])

@@ -18,10 +18,10 @@ from snudeploy.errors import ModelFileError  # noqa: E402
 from snudeploy.spec import ModelSpec  # noqa: E402
 
 SPECS = {
-    "snu": ModelSpec(input_features=12, classes=3, hidden=[9, 5]),
-    "recurrent-li-ssnu": ModelSpec(input_features=12, classes=3, hidden=[9], cell="ssnu", recurrent=True,
+    "snu": ModelSpec.dense(12, 3, hidden=[9, 5]),
+    "recurrent-li-ssnu": ModelSpec.dense(12, 3, hidden=[9], cell="ssnu", recurrent=True,
                                    lateral_inhibition=True, g="identity"),
-    "lstm": ModelSpec(input_features=12, classes=3, hidden=[9], model="lstm"),
+    "lstm": ModelSpec.dense(12, 3, hidden=[9], model="lstm"),
 }
 X = (np.random.default_rng(0).random((5, 7, 12)) < 0.5).astype(np.float32)
 

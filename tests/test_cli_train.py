@@ -52,7 +52,8 @@ def test_train_writes_checkpoint_and_metrics(tmp_path):
         assert key in metrics
     assert metrics["train_samples"] == 300 and len(metrics["mean_spikes_per_sample"]) == 2
     spec = json.loads((out / "spec.json").read_text())
-    assert spec["lateral_inhibition"] and spec["hidden"] == [16] and spec["recipe"]["optimizer"] == "adam"
+    assert all(layer["lateral_inhibition"] for layer in spec["layers"])
+    assert [layer["units"] for layer in spec["layers"]] == [16, 10] and spec["recipe"]["optimizer"] == "adam"
     assert (out / "model.weights.h5").is_file()
 
 

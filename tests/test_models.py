@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from click.testing import CliRunner
 
@@ -54,6 +55,14 @@ def test_int8_file_equals_its_exact_reference_on_this_cpu(name, file):
         np.testing.assert_array_equal(ours.spikes[layer], value)
     for key, value in exact.states.items():
         np.testing.assert_array_equal(ours.states[key], value)
+
+
+@pytest.mark.parametrize("name, file", [f for f in FILES if ".int8." in f[1]], ids=lambda v: str(v))
+def test_int8_file_holds_only_ops_that_no_cpu_can_change(name, file):
+    """The construction behind the same bits on every CPU (docs/quantization.md), checked on the shipped files."""
+    from snudeploy.quantization.int8 import cpu_dependent_nodes
+
+    assert cpu_dependent_nodes(onnx.load(str(MODELS / name / file))) == []
 
 
 @pytest.mark.slow

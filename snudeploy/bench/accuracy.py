@@ -28,7 +28,7 @@ from ..evaluation import check_fits
 from ..runtime import Engine, SessionSettings, load_model, rollout
 from ..spec import ModelSpec
 from . import environment, schema
-from .spikes import SpikeTally
+from .spikes import tally_for
 from .tables import short_labels
 
 CHUNK = 512  # samples per rollout: bounds memory of the per-layer spike sequences
@@ -109,18 +109,17 @@ def run(plan: AccuracyPlan, on_model=None) -> AccuracyResult:
         if key not in encoded:
             encoded[key] = key.encode(plan.x, "test")
         spikes = encoded[key]
-        units = info.units
-        tally = SpikeTally(units, [layer.recurrent for layer in info.layers], info.features)
+        tally = tally_for(info)
         engine = Engine(str(path), SessionSettings("cpu", threads=1))
         for start in range(0, len(spikes), CHUNK):
             chunk = spikes[start:start + CHUNK]
             result = rollout(engine, chunk, BATCH)
             tally.add(chunk, result.spikes, plan.y[start:start + CHUNK])
-            if raster is None and len(result.spikes) == len(units):
-                raster = {"label": label, "input": chunk[0].astype(np.float32),
-                          "layers": [result.spikes[i][0] for i in range(len(units))]}
+            if raster is None and len(result.spikes) == len(info.states) // 2:  # every layer's spikes (step graphs)
+                raster = {"label": label, "input": chunk[0].reshape(chunk.shape[1], -1).astype(np.float32),
+                          "layers": [result.spikes[i][0].reshape(chunk.shape[1], -1) for i in sorted(result.spikes)]}
         record = {"model": str(path), "label": label, "format": info.format, "graph": info.graph,
-                  "network": "snu", "units": units, "quantization": info.quantization.method,
+                  "network": "snu", "units": info.units, "quantization": info.quantization.method,
                   "framework": "onnxruntime", "provider": engine.provider, "batch": BATCH, "threads": 1,
                   "dataset": plan.dataset, **tally.figures(), "tf_accuracy": None, "agreement_with_tf": None}
         if reference is not None:

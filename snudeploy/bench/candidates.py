@@ -39,8 +39,8 @@ class FloorStep:
     """
 
     def __init__(self, engine, x: np.ndarray):
-        self._frames = np.ascontiguousarray(x.transpose(1, 0, 2))
         self._batch = engine.bind(x.shape[0])
+        self._frames = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(x.shape[1], *self._batch.x.shape)
         self._run = engine.session.run_with_iobinding
         self._bindings = self._batch.bindings
         self._t = 0

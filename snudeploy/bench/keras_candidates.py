@@ -56,7 +56,7 @@ class KerasProgram:
         spec: its model spec.
         step: ``step(x [B, F], *states) -> {output, next states}``.
         pairs: ``(state input, state output)`` names in the order ``step`` takes the states.
-        widths: the width of each state in ``pairs``.
+        widths: the per-stream shape of each state in ``pairs``.
         output: the key of the step's output.
         sequence: ``sequence(x [B, T, F]) -> mean output [B, C]`` (the Keras model).
         signature: ``step``'s input signature (for tf2onnx).
@@ -80,13 +80,18 @@ def program(checkpoint) -> KerasProgram:
     features = spec.input_features
     if spec.model == "lstm":
         step, signature, pairs, output = _lstm_step(model, features)
+        widths = [(u,) for u in spec.units for _ in range(2)]
     else:
-        step, signature = _snu_step(model, features)
-        pairs = [(name_in, name_out) for i in range(len(spec.units)) for _, name_in, name_out in state_names(i)]
+        from ..converters.network import from_keras
+        from ..converters.tfgraph import step_function
+
+        network = from_keras(model, spec.input_shape)
+        step, signature = step_function(network)
+        pairs = [(name_in, name_out) for i, _ in network.stateful() for _, name_in, name_out in state_names(i)]
+        widths = [layer.output_shape for _, layer in network.stateful() for _ in range(2)]
         output = SPIKES_NAME
-    widths = [u for u in spec.units for _ in range(2)]
     sequence = tf.function(lambda x: model(x, training=False),
-                           input_signature=[tf.TensorSpec([None, None, features], tf.float32)])
+                           input_signature=[tf.TensorSpec([None, None, *spec.input_shape], tf.float32)])
     lstm_weights = [tuple(w.numpy() for w in (layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias))
                     for layer in model.layers if isinstance(layer, tf.keras.layers.LSTM)]
     return KerasProgram(Path(checkpoint), spec, step, pairs, widths, output, sequence, signature, lstm_weights)
@@ -104,7 +109,7 @@ def lstm_onnx(prog: KerasProgram) -> dict[str, bytes]:
     sequence, step = Engine(models["sequence"]), Engine(models["step"])
     _, rates, _ = sequence.sequence(x, sequence.zeros(3))
     first, _ = step.step(x[:, 0], step.zeros(3))
-    expected_first = prog.step(x[:, 0], *[tf.zeros((3, w), tf.float32) for w in prog.widths])[prog.output].numpy()
+    expected_first = prog.step(x[:, 0], *[tf.zeros((3, *w), tf.float32) for w in prog.widths])[prog.output].numpy()
     error = max(float(np.max(np.abs(rates - prog.sequence(x).numpy()))), float(np.max(np.abs(first - expected_first))))
     if not error <= LSTM_TOLERANCE:
         raise ExportError(f"The ONNX LSTM baseline differs from TensorFlow by {error:.2g} (> {LSTM_TOLERANCE}).")
@@ -116,8 +121,9 @@ class TFStep:
 
     def __init__(self, prog: KerasProgram, x: np.ndarray):
         self._prog = prog
-        self._frames = np.ascontiguousarray(x.transpose(1, 0, 2))
-        self._states = [tf.zeros((x.shape[0], w), tf.float32) for w in prog.widths]
+        self._frames = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(x.shape[1], x.shape[0],
+                                                                           *prog.spec.input_shape)
+        self._states = [tf.zeros((x.shape[0], *w), tf.float32) for w in prog.widths]
         self._t = 0
 
     def __call__(self):
@@ -132,28 +138,10 @@ class TFSequence:
     """One call of the whole-sequence Keras model on ``x [B, T, F]``."""
 
     def __init__(self, prog: KerasProgram, x: np.ndarray):
-        self._prog, self._x = prog, x
+        self._prog, self._x = prog, x.reshape(*x.shape[:2], *prog.spec.input_shape)
 
     def __call__(self):
         return self._prog.sequence(self._x).numpy()
-
-
-def _snu_step(model, features: int):
-    """One step of the SNU cells with explicit (y, s) states: what a TensorFlow streaming server would run."""
-    from ..converters.tfgraph import named_outputs, signature, snu_cells
-
-    cells = snu_cells(model)
-    input_signature = signature(cells, features, "step")
-
-    @tf.function(input_signature=input_signature, autograph=False)
-    def snu_step(x, *states):
-        h, final = x, []
-        for i, cell in enumerate(cells):
-            h, (y, s) = cell.call(h, [states[2 * i], states[2 * i + 1]])
-            final.append((y, s))
-        return named_outputs(h, final, sequence=False)
-
-    return snu_step, input_signature
 
 
 def _lstm_step(model, features: int):

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..checkpoint import load_checkpoint
+from ..converters.network import from_keras
 from ..spec import ModelSpec
 from .spikes import SpikeTally
 
@@ -24,23 +25,28 @@ class KerasReference:
     def __init__(self, checkpoint):
         self.spec = ModelSpec.load(checkpoint)
         model = load_checkpoint(checkpoint)
+        network = from_keras(model, self.spec.input_shape)
         # A functional graph over the loaded layers: a freshly loaded Sequential has no symbolic outputs.
-        inputs = tf.keras.Input(shape=(None, self.spec.input_features))
-        h, sequences, self.recurrent = inputs, [], []
+        inputs = tf.keras.Input(shape=(None, *self.spec.input_shape))
+        by_layer = {id(layer.keras): i for i, layer in network.stateful()}
+        h, sequences, self._layers = inputs, [], []
         for layer in model.layers:
             h = layer(h)
-            if hasattr(getattr(layer, "cell", None), "threshold"):
+            if id(layer) in by_layer:
                 sequences.append(h)
-                self.recurrent.append(bool(layer.cell.recurrent))
+                self._layers.append(by_layer[id(layer)])
         self._probe = tf.keras.Model(inputs, sequences + [h])
+        self._metadata = network.metadata_layers()
 
     def tally(self, spikes: np.ndarray, labels: np.ndarray) -> tuple[SpikeTally, np.ndarray]:
-        """(the tally of ``spikes [N, T, F]``, the Keras model's predictions ``[N]``)."""
-        tally = SpikeTally(self.spec.units, self.recurrent, self.spec.input_features)
+        """(the tally of ``spikes [N, T, *input]``, the Keras model's predictions ``[N]``)."""
+        tally = SpikeTally([layer.units for layer in self._metadata], [layer.recurrent for layer in self._metadata],
+                           self.spec.input_features, dense=all(layer.kind == "snu" for layer in self._metadata))
         predictions = []
         for start in range(0, len(spikes), CHUNK):
             x = spikes[start:start + CHUNK]
+            x = x.reshape(*x.shape[:2], *self.spec.input_shape)
             *sequences, rates = self._probe(tf.cast(x, tf.float32), training=False)
-            tally.add(x, {i: s.numpy() for i, s in enumerate(sequences)}, labels[start:start + CHUNK])
+            tally.add(x, {i: s.numpy() for i, s in zip(self._layers, sequences)}, labels[start:start + CHUNK])
             predictions.append(rates.numpy().argmax(axis=1))
         return tally, np.concatenate(predictions)

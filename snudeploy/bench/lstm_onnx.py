@@ -14,8 +14,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .. import digest
 from ..encoding import Encoding
-from ..metadata import METADATA_KEY, Layer, State, build
+from ..metadata import Layer, State, build
 
 OPSET = 17
 _KERAS_TO_ONNX_GATES = (0, 3, 1, 2)  # Keras i, f, c, o -> ONNX i, o, f, c
@@ -51,7 +52,7 @@ def lstm_model(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], graph: s
         for kind in ("h", "c"):
             inputs.append(helper.make_tensor_value_info(f"l{i}_{kind}", TensorProto.FLOAT, ["batch", units]))
             nodes.append(helper.make_node("Unsqueeze", [f"l{i}_{kind}", "axis0"], [f"l{i}_{kind}_0"]))
-            states.append(State(i, kind, f"l{i}_{kind}", f"l{i}_{kind}_next", units))
+            states.append(State(i, kind, f"l{i}_{kind}", f"l{i}_{kind}_next", (units,)))
         initializers += [
             numpy_helper.from_array(_gates(kernel, units)[None].astype(np.float32), f"l{i}_W"),
             numpy_helper.from_array(_gates(recurrent, units)[None].astype(np.float32), f"l{i}_R"),
@@ -76,8 +77,7 @@ def lstm_model(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], graph: s
     model = helper.make_model(helper.make_graph(nodes, f"lstm_{graph}", inputs, outputs, initializers),
                               opset_imports=[helper.make_opsetid("", OPSET)], producer_name="snudeploy",
                               ir_version=8)
-    info = build("lstm", graph, [Layer(units=k[1].shape[0], cell="lstm") for k in layers], features, OPSET,
-                 states=tuple(states), encoding=encoding, dataset=dataset)
-    onnx.helper.set_model_props(model, {METADATA_KEY: info.to_json()})
+    info = build("lstm", graph, [Layer("lstm", (k[1].shape[0],), {"units": int(k[1].shape[0])}) for k in layers],
+                 (features,), OPSET, states=tuple(states), encoding=encoding, dataset=dataset)
     onnx.checker.check_model(model, full_check=True)
-    return model.SerializeToString()
+    return digest.attach(model, info.to_json())

@@ -44,13 +44,14 @@ class SpikeTally:
     """Accumulates, chunk by chunk, what :meth:`figures` reports for one model on one dataset.
 
     Args:
-        units: units per layer, output layer last.
+        units: values per layer and step (neurons of a spiking layer), output layer last.
         recurrent: whether each layer is recurrent.
         features: F, input features.
+        dense: every layer is a dense layer (SynOps and MACs are counted for such networks only).
     """
 
-    def __init__(self, units: Sequence[int], recurrent: Sequence[bool], features: int):
-        self.units, self.recurrent, self.features = list(units), list(recurrent), features
+    def __init__(self, units: Sequence[int], recurrent: Sequence[bool], features: int, dense: bool = True):
+        self.units, self.recurrent, self.features, self.dense = list(units), list(recurrent), features, dense
         self._layer_totals = np.zeros(len(units))
         self._seen = np.ones(len(units), bool)
         self._input_total = 0
@@ -93,11 +94,17 @@ class SpikeTally:
             raise ValueError("No samples were counted.")
         per_layer = [float(t) / n if seen else None for t, seen in zip(self._layer_totals, self._seen)]
         input_spikes = self._input_total / n
-        ops = synops(input_spikes, per_layer, self.units, self.recurrent)
-        macs = dense_macs(self.features, self.units, self.recurrent, self._timesteps)
+        ops = synops(input_spikes, per_layer, self.units, self.recurrent) if self.dense else None
+        macs = dense_macs(self.features, self.units, self.recurrent, self._timesteps) if self.dense else None
         anytime = [float(c) / n for c in self._correct]
         return {"samples": n, "timesteps": self._timesteps, "accuracy": anytime[-1], "anytime_accuracy": anytime,
                 "input_spikes_per_sample": round(input_spikes, 3),
                 "spikes_per_sample": [None if s is None else round(s, 3) for s in per_layer],
                 "synops_per_sample": None if ops is None else round(ops, 1), "dense_macs_per_sample": macs,
-                "synops_per_mac": None if ops is None else round(ops / macs, 5)}
+                "synops_per_mac": None if ops is None or not macs else round(ops / macs, 5)}
+
+
+def tally_for(info, features: int | None = None) -> SpikeTally:
+    """The :class:`SpikeTally` of a model described by metadata ``info`` (``snudeploy.metadata.ModelInfo``)."""
+    return SpikeTally(info.units, [layer.recurrent for layer in info.layers], features or info.features,
+                      dense=all(layer.kind in ("snu", "lstm") for layer in info.layers))

@@ -39,7 +39,7 @@ class TrainPlan:
     def settings(self) -> dict:
         spec = self.specs[0]
         return {"dataset": self.dataset, "epochs": spec.recipe.epochs, "limit": spec.recipe.limit,
-                "seed": spec.recipe.seed, "hidden": list(spec.hidden), "encoding": dataclasses.asdict(spec.encoding),
+                "seed": spec.recipe.seed, "hidden": spec.units[:-1], "encoding": dataclasses.asdict(spec.encoding),
                 "recipe": dataclasses.asdict(spec.recipe), "order": "epochs alternate between the networks"}
 
 
@@ -53,8 +53,8 @@ def plan(dataset: str = "fashion-mnist", data=None, epochs: int | None = None, l
     recipe = dataclasses.replace(recipe, limit=limit, epochs=epochs or recipe.epochs)
     arrays = datasets.load(dataset, data)
     x_train, y_train = arrays[0], arrays[1]
-    specs = tuple(ModelSpec(input_features=int(x_train[0].size), classes=datasets.num_classes(y_train),
-                            model=model, dataset=dataset, encoding=encoding, recipe=recipe) for model in MODELS)
+    specs = tuple(ModelSpec.dense(int(x_train[0].size), datasets.num_classes(y_train), model=model, dataset=dataset,
+                                  encoding=encoding, recipe=recipe) for model in MODELS)
     return TrainPlan(dataset, arrays, specs)
 
 

@@ -48,6 +48,14 @@ def describe(path: Path) -> dict:
     }
 
 
+def _dims(shape) -> str:
+    return "[" + ", ".join("B" if d is None else str(d) for d in shape or []) + "]"
+
+
+def _value(value) -> str:
+    return "x".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _render(info: dict) -> str:
     lines = []
     add = lambda key, value: lines.append(f"{key:<17}{value}")  # noqa: E731
@@ -56,16 +64,16 @@ def _render(info: dict) -> str:
     add("format", f"{info['format']} (graph: {info['graph']}, {steps})")
     add("opset", ", ".join(f"{d} {v}" for d, v in info["opset_imports"].items()) + f"; IR {info['ir_version']}")
     inp = info.get("input") or {}
-    add("input", f"{inp.get('name')} [{inp.get('features')} features, {inp.get('dtype')}]")
+    add("input", f"{inp.get('name')} {_dims(inp.get('shape'))} per step ({inp.get('features')} values, "
+        f"{inp.get('dtype')}{', spikes only' if inp.get('binary') else ''})")
     for i, layer in enumerate(info.get("layers") or []):
-        flags = [f for f in ("recurrent", "lateral_inhibition") if layer.get(f)]
-        details = (f", decay {layer.get('decay')}, g {layer.get('g')}, h {layer.get('activation')}"
-                   if layer.get("cell", "snu") == "snu" else "")
-        add("layers" if i == 0 else "", f"l{i}: {layer.get('cell', 'snu')}, {layer.get('units')} units{details}"
-            + (f", {', '.join(flags)}" if flags else ""))
+        fields = {k: v for k, v in layer.items() if k not in ("kind", "output_shape", "units", "filters")}
+        details = ", ".join(("h" if k == "activation" else k.replace("_", " ")) + f" {_value(v)}"
+                            for k, v in fields.items() if v is not False)
+        add("layers" if i == 0 else "", f"l{i}: {layer.get('kind')} -> {_dims(layer.get('output_shape'))}"
+            + (f", {details}" if details else ""))
     for i, state in enumerate(info.get("states") or []):
-        shape = "[" + ", ".join("B" if d is None else str(d) for d in state.get("shape", [])) + "]"
-        add("states" if i == 0 else "", f"{state.get('input')} -> {state.get('output')} {shape}")
+        add("states" if i == 0 else "", f"{state.get('input')} -> {state.get('output')} {_dims(state.get('shape'))}")
     add("outputs", ", ".join(f"{v}" for v in (info.get("outputs") or {}).values()))
     enc = info.get("encoding") or {}
     if enc:

@@ -85,6 +85,10 @@ def _one_line(error: BaseException) -> str:
         context = getattr(error, "ctx", None)
         hint = f" (see '{context.command_path} --help')" if isinstance(error, click.UsageError) and context else ""
         text = message + hint
+    elif isinstance(error, interrupts.AfterCommit):
+        folders = sorted({str(path.parent) for path in error.written})
+        text = (f"Interrupted after this run's outputs were written ({len(error.written)} file(s) in "
+                f"{', '.join(folders)}); they are complete and consistent.")
     elif isinstance(error, (KeyboardInterrupt, click.Abort)):
         text = "Interrupted; outputs of this run were not written, earlier files are intact."
     elif isinstance(error, SnudeployError):

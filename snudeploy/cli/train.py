@@ -20,8 +20,12 @@ from .options import check_outputs, count, data_option, dataset_option, int_list
               help="Checkpoint folder to write (spec.json, model.weights.h5, metrics.json).")
 @click.option("--model", type=click.Choice(MODELS), default="snu", show_default=True,
               help="SNU network or the same-size LSTM baseline.")
-@click.option("--hidden", callback=int_list, default="250,250", show_default=True, metavar="N,N",
-              help="Hidden layer sizes; the output layer has one unit per class.")
+@click.option("--hidden", callback=int_list, metavar="N,N",
+              help="Hidden dense SNU layer sizes [250,250]; the output layer has one unit per class.")
+@click.option("--network", "network_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
+              help="A network as a JSON list of layers ({\"kind\": \"snu_conv2d\", \"filters\": 32, ...}; kinds: "
+                   "snu, snu_conv2d, avg_pool2d, sum_pool2d, flatten, dropout), instead of --hidden; the output layer "
+                   "is added unless the list ends with it. See docs/training.md.")
 @click.option("--cell", type=click.Choice(list(CELLS)), default="snu", show_default=True,
               help="Spiking SNU (Heaviside) or soft sSNU (sigmoid).")
 @click.option("--decay", type=click.FloatRange(0, 1), default=0.9, show_default=True,
@@ -53,7 +57,7 @@ from .options import check_outputs, count, data_option, dataset_option, int_list
               help="With --distribute or --workers: back the training state up after every epoch; the same command "
                    "run again resumes after the last finished epoch.")
 @click.option("--quiet", is_flag=True, help="No per-epoch progress.")
-def train(dataset, data, out, model, hidden, cell, decay, g, recurrent, lateral_inhibition, timesteps,
+def train(dataset, data, out, model, hidden, network_file, cell, decay, g, recurrent, lateral_inhibition, timesteps,
           max_spikes, epochs, batch_size, optimizer, lr, limit, seed, distribute, workers, backup_dir, quiet):
     """Train a network and write a checkpoint with its metrics.
 
@@ -80,11 +84,19 @@ def train(dataset, data, out, model, hidden, cell, decay, g, recurrent, lateral_
     encoding = dataclasses.replace(encoding, seed=seed, **_given(timesteps=timesteps, max_spikes=max_spikes))
     recipe = dataclasses.replace(recipe, seed=seed, **_given(epochs=epochs, batch_size=batch_size,
                                                              optimizer=optimizer, lr=lr, limit=limit))
+    layers = read_network(network_file) if network_file else None
+    if layers is not None and hidden is not None:
+        raise ConfigurationError("Give the network's layers with --network or dense layer sizes with --hidden, "
+                                 "not both.")
     x_train, y_train, x_test, y_test = datasets.load(dataset, data)
-    spec = ModelSpec(input_features=int(x_train[0].size), classes=datasets.num_classes(y_train), hidden=hidden,
-                     model=model, cell=cell, decay=decay, g=g, recurrent=recurrent,
-                     lateral_inhibition=lateral_inhibition, dataset=dataset, encoding=encoding, recipe=recipe)
-    click.echo(f"Training {model.upper()} {'-'.join(map(str, spec.units))} on {dataset} "
+    fields = {"model": model, "dataset": dataset, "encoding": encoding, "recipe": recipe}
+    if layers is not None:
+        spec = ModelSpec.network(layers, x_train.shape[1:], datasets.num_classes(y_train), **fields)
+    else:
+        spec = ModelSpec.dense(int(x_train[0].size), datasets.num_classes(y_train), hidden=hidden or (250, 250),
+                               cell=cell, decay=decay, g=g, recurrent=recurrent,
+                               lateral_inhibition=lateral_inhibition, **fields)
+    click.echo(f"Training {model.upper()} {spec.describe()} on {dataset} "
                f"({min(len(x_train), limit or len(x_train))} train / {len(x_test)} test), "
                f"{recipe.epochs} epochs, {recipe.optimizer} lr={recipe.lr}, batch {recipe.batch_size}"
                f"{' per replica' if distributing else ''}.", err=True)
@@ -104,6 +116,22 @@ def train(dataset, data, out, model, hidden, cell, decay, g, recurrent, lateral_
     if metrics["mean_spikes_per_sample"]:
         click.echo("spikes/sample per layer: " + ", ".join(f"{v:.1f}" for v in metrics["mean_spikes_per_sample"]))
     click.echo(f"checkpoint: {out}")
+
+
+def read_network(path: Path) -> list:
+    """The layers of a network file: a JSON list of layer objects (or ``{"layers": [...]}``)."""
+    import json
+
+    from ..errors import ConfigurationError
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigurationError(f"Cannot read the network file {path}: {e}") from None
+    layers = data.get("layers") if isinstance(data, dict) else data
+    if not isinstance(layers, list):
+        raise ConfigurationError(f"{path} must hold a JSON list of layers (or an object with \"layers\").")
+    return layers
 
 
 def _given(**values) -> dict:

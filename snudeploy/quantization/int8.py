@@ -1,26 +1,42 @@
-"""int8 graphs from float SNU graphs: integer MatMuls on spikes, exact on every CPU.
+"""int8 graphs from float SNU graphs: integer MatMuls on spikes, the same bits on every CPU.
 
-Every ``MatMul`` of an SNU graph multiplies spikes (exactly 0 or 1) by weights. Its int8
-form here is explicit integer arithmetic::
+Every ``MatMul`` of an SNU graph multiplies spikes (exactly 0 or 1) by weights: ``x W`` in the
+main graph and, in sequence graphs of recurrent layers, ``y_prev H`` inside the ``Scan`` body.
+Its int8 form here is explicit integer arithmetic::
 
     MatMul(a, W)  ->  Mul(Cast<float>(MatMulInteger(Cast<uint8>(a), W_q)), scale)
 
 with ``W_q`` int8 (symmetric, zero point 0; scales computed by ONNX Runtime's quantization
 utilities, per output unit or per layer) and spikes as uint8 with scale 1 and zero point 0.
-The integer product is exact in int32, and one rounding (``* scale``) makes it float, so
-ONNX Runtime (AVX2, AVX-512/VNNI, CUDA) and ``onnx.reference`` compute the same bits: with
-spikes stored as 255 (scale 1/255) ONNX Runtime's AVX2 u8 x s8 kernels add pairs of products
-in saturating int16 (255 x 127 x 2 > 32767) and results depended on the CPU.
+A kernel gets the same ``W_q`` and scale wherever it is used, so step and sequence graphs of
+one network compute the same bits too.
 
 What stays float, and why: the membrane update (decay, reset, ``g``) and the threshold test.
 A spike is decided by ``s - b > 0``; rounding ``s`` or ``b`` to 8 bits flips every spike near
 the threshold and compounds through the state over time. The only error int8 adds is the
 weights' rounding.
 
+**The same bits on every CPU, by construction.** A float sum has no fixed order: ONNX Runtime's
+AVX2 and AVX-512 kernels block a float MatMul differently, so its last bit depends on the CPU
+(a float ``y_prev H`` left in the ``Scan`` body changed 124 of 1,152 states by one ulp on AVX2).
+An int8 graph therefore holds only the ops of :data:`EXACT_OPS`, whose results no kernel can
+change; :func:`cpu_dependent_nodes` checks a graph, its subgraphs and functions, and
+:func:`quantize_graph` refuses to return a graph that fails it:
+
+* ``MatMulInteger``: int32 sums of integer products, exact in any order, made float once
+  (exactly below 2**24). Its uint8 operand must be spikes or the model input (whole numbers
+  the runtime keeps within 0..128), so the u8 x s8 kernels that add pairs of products in
+  saturating int16 (AVX2, AVX-512 without VNNI) cannot saturate: a pair of products of values
+  up to 128 and int8 weights stays within -32768..32512;
+* elementwise ops round each result once (IEEE 754), the same on every kernel; ``Scan`` steps
+  in the graph's order;
+* reductions only over spikes: ``ReduceMax`` (lateral inhibition) returns one of its inputs,
+  and ``ReduceMean`` (the sequence graph's rates) adds whole numbers, exactly in any order below
+  2**24, then divides once.
+
 The int8 formats are ``step`` and ``customop`` with its functions inlined first: ``SNULayer``
 hoists ``x W`` for all time steps out of its ``Scan``, so after inlining every feed-forward
-MatMul sits in the main graph once, whatever T. A recurrent kernel's MatMul stays inside the
-``Scan`` body, float, in sequence graphs (the step graph quantizes it).
+MatMul sits in the main graph once, whatever T.
 """
 
 from __future__ import annotations
@@ -30,10 +46,23 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import ConfigurationError
+from ..metadata import INPUT_NAME, state_names
 
 QUANTIZABLE = {"step": "step", "customop": "sequence"}  # format -> the graph of it that is quantized
 FLOAT_OPS_NOTE = ("MatMul as MatMulInteger (uint8 spikes x int8 weights, int32, then * scale); threshold, "
                   "decay/reset and g float")
+# The ops an int8 graph may hold: op -> why ONNX Runtime computes it as onnx.reference does on every CPU.
+EXACT_OPS = {
+    "MatMulInteger": "integer products summed in int32: exact in any order (uint8 operand: spikes or the input)",
+    "Cast": "converts each element once (int32 to float: exact below 2**24)",
+    "Add": "elementwise, one rounding", "Sub": "elementwise, one rounding", "Mul": "elementwise, one rounding",
+    "LeakyRelu": "elementwise, one rounding", "Relu": "elementwise, exact", "Greater": "elementwise, exact",
+    "Identity": "moves values", "Transpose": "moves values", "Constant": "a value",
+    "Scan": "steps in the graph's order; its body is checked like the graph",
+    "ReduceMax": "over spikes only: returns one of its inputs",
+    "ReduceMean": "over spikes only: a whole-number sum (exact in any order below 2**24), divided once",
+}
+SPIKE_ONLY = {"ReduceMax", "ReduceMean"}  # reductions allowed only over spikes (0/1)
 
 
 def inline_functions(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -61,46 +90,139 @@ def quantize_weights(kernel: np.ndarray, per_channel: bool) -> tuple[np.ndarray,
 
 
 def quantize_graph(float_model: onnx.ModelProto, per_channel: bool) -> onnx.ModelProto:
-    """A copy of ``float_model`` (functions inlined) with every main-graph ``MatMul`` on a weight made integer."""
+    """A copy of ``float_model`` (functions inlined) with every ``MatMul`` on a weight made integer,
+    in the main graph and in ``Scan`` bodies.
+
+    Raises:
+        ConfigurationError: no MatMul on a weight, a weight that is not a matrix, or a result that
+            would still depend on the CPU (:func:`cpu_dependent_nodes`).
+    """
     model = onnx.ModelProto()
     model.CopyFrom(inline_functions(float_model))
     graph = model.graph
-    weights = {t.name: t for t in graph.initializer}
-    as_uint8, new_nodes, replaced = {}, [], 0
-    for node in graph.node:
-        if node.op_type != "MatMul" or node.input[1] not in weights:
-            new_nodes.append(node)
-            continue
-        spikes, kernel_name = node.input
-        kernel = numpy_helper.to_array(weights[kernel_name])
-        if kernel.ndim != 2:
-            raise ConfigurationError(f"Cannot quantize MatMul {node.name!r}: its weight is not a matrix.")
-        q, scale = quantize_weights(kernel, per_channel)
-        base = f"{kernel_name}_int8"
-        graph.initializer.extend([numpy_helper.from_array(q, base), numpy_helper.from_array(scale, f"{base}_scale")])
-        if spikes not in as_uint8:
-            as_uint8[spikes] = f"{spikes}_uint8"
-            new_nodes.append(helper.make_node("Cast", [spikes], [as_uint8[spikes]], to=TensorProto.UINT8,
-                                              name=f"{spikes}_to_uint8"))
-        out = node.output[0]
-        accumulated = f"{out}_int32"
-        new_nodes += [
-            helper.make_node("MatMulInteger", [as_uint8[spikes], base], [accumulated], name=f"{out}_matmul_int8"),
-            helper.make_node("Cast", [accumulated], [f"{accumulated}_float"], to=TensorProto.FLOAT,
-                             name=f"{out}_to_float"),
-            helper.make_node("Mul", [f"{accumulated}_float", f"{base}_scale"], [out], name=f"{out}_scale"),
-        ]
-        replaced += 1
-    if not replaced:
+    weights = {t.name: t for t in graph.initializer}  # main-graph weights, visible in every body
+    integer_weights = {}  # kernel name -> its int8 weights' name: one W_q and scale per kernel
+
+    def int8_weights(node: onnx.NodeProto) -> str:
+        name = node.input[1]
+        if name not in integer_weights:
+            kernel = numpy_helper.to_array(weights[name])
+            if kernel.ndim != 2:
+                raise ConfigurationError(f"Cannot quantize MatMul {node.name!r}: its weight is not a matrix.")
+            q, scale = quantize_weights(kernel, per_channel)
+            integer_weights[name] = f"{name}_int8"
+            graph.initializer.extend([numpy_helper.from_array(q, integer_weights[name]),
+                                      numpy_helper.from_array(scale, f"{integer_weights[name]}_scale")])
+        return integer_weights[name]
+
+    def integer_matmuls(body: onnx.GraphProto) -> int:
+        """Rewrite ``body``'s MatMuls on weights (and its subgraphs'); return how many."""
+        as_uint8, new_nodes, replaced = {}, [], 0
+        for node in body.node:
+            for attribute in node.attribute:
+                replaced += sum(integer_matmuls(sub) for sub in _subgraphs(attribute))
+            if node.op_type != "MatMul" or node.input[1] not in weights:
+                new_nodes.append(node)
+                continue
+            spikes, base = node.input[0], int8_weights(node)
+            if spikes not in as_uint8:
+                as_uint8[spikes] = f"{spikes}_uint8"
+                new_nodes.append(helper.make_node("Cast", [spikes], [as_uint8[spikes]], to=TensorProto.UINT8,
+                                                  name=f"{spikes}_to_uint8"))
+            out = node.output[0]
+            accumulated = f"{out}_int32"
+            new_nodes += [
+                helper.make_node("MatMulInteger", [as_uint8[spikes], base], [accumulated], name=f"{out}_matmul_int8"),
+                helper.make_node("Cast", [accumulated], [f"{accumulated}_float"], to=TensorProto.FLOAT,
+                                 name=f"{out}_to_float"),
+                helper.make_node("Mul", [f"{accumulated}_float", f"{base}_scale"], [out], name=f"{out}_scale"),
+            ]
+            replaced += 1
+        del body.node[:]
+        body.node.extend(new_nodes)
+        return replaced
+
+    if not integer_matmuls(graph):
         raise ConfigurationError("The graph has no MatMul on weights to quantize.")
-    del graph.node[:]
-    graph.node.extend(new_nodes)
     used = {name for n in graph.node for name in n.input} | _subgraph_inputs(graph)
     kept = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(kept)
     onnx.checker.check_model(model, full_check=True)
+    problems = cpu_dependent_nodes(model)
+    if problems:
+        raise ConfigurationError("The int8 graph would compute different bits on different CPUs: "
+                                 + "; ".join(problems))
     return model
+
+
+def cpu_dependent_nodes(model: onnx.ModelProto) -> list[str]:
+    """Why each node of ``model`` (graph, subgraphs, functions) could give different bits on different CPUs.
+
+    Empty for a graph of :data:`EXACT_OPS` whose reductions (:data:`SPIKE_ONLY`) read spikes and whose
+    ``MatMulInteger`` reads ``Cast<uint8>`` of spikes or of the model input. Spikes are traced: a
+    ``Cast`` of a ``Greater``, moved by ``Identity``/``Transpose``, carried by ``Scan``, and a state
+    input ``l{i}_y`` whose next value ``l{i}_y_next`` is spikes.
+    """
+    graph = model.graph
+    inputs, outputs = {v.name for v in graph.input}, {v.name for v in graph.output}
+    states = {y: y_next for i in range(len(inputs)) for _, y, y_next in state_names(i, ("y",))
+              if y in inputs and y_next in outputs}
+    problems, _ = _carried(states, lambda spikes: _trace(graph.node, spikes, ""))
+    for function in model.functions:
+        problems += _trace(function.node, set(), f"function {function.name}: ")[0]
+    return problems
+
+
+def _carried(candidates: dict[str, str], trace) -> tuple[list[str], set[str]]:
+    """``trace`` with the carried inputs that are spikes: ``candidates`` maps an input to the output
+    that becomes it next step; assume all are spikes, drop those whose output is not, until none fails."""
+    assumed = set(candidates)
+    while True:
+        problems, spikes = trace(set(assumed))
+        failed = {name for name in assumed if candidates[name] not in spikes}
+        if not failed:
+            return problems, spikes
+        assumed -= failed
+
+
+def _trace(nodes, spikes: set[str], where: str) -> tuple[list[str], set[str]]:
+    """Walk ``nodes`` in order from the spike tensors ``spikes``; return (problems, the spike tensors)."""
+    problems, comparisons, uint8_operands = [], set(), set()
+    for node in nodes:
+        op, name = node.op_type, f"{where}{node.op_type} {node.name or node.output[0]!r}"
+        if node.domain not in ("", "ai.onnx") or op not in EXACT_OPS:
+            problems.append(f"{name}: not an op whose result is the same on every CPU")
+        elif op in SPIKE_ONLY and node.input[0] not in spikes:
+            problems.append(f"{name}: reduces values that are not spikes")
+        elif op == "MatMulInteger" and node.input[0] not in uint8_operands:
+            problems.append(f"{name}: its uint8 operand is not Cast<uint8> of spikes or of the model input")
+        if op == "Greater":
+            comparisons.add(node.output[0])
+        elif op == "Cast":
+            source = node.input[0]
+            if source in comparisons or source in spikes:
+                spikes.add(node.output[0])
+            to_uint8 = helper.get_node_attr_value(node, "to") == TensorProto.UINT8
+            if to_uint8 and (source in spikes or source == INPUT_NAME):
+                uint8_operands.add(node.output[0])
+        elif op in ("Identity", "Transpose") and node.input[0] in spikes:
+            spikes.add(node.output[0])
+        elif op == "Scan":
+            problems += _scan(node, spikes, f"{name} body: ")
+    return problems, spikes
+
+
+def _scan(node: onnx.NodeProto, spikes: set[str], where: str) -> list[str]:
+    """Trace a ``Scan`` body; add the node's spike outputs to ``spikes``; return the body's problems."""
+    body = helper.get_node_attr_value(node, "body")
+    states = len(node.input) - helper.get_node_attr_value(node, "num_scan_inputs")
+    inputs, outputs = [v.name for v in body.input], [v.name for v in body.output]
+    carried = {inputs[k]: outputs[k] for k in range(states) if node.input[k] in spikes}
+    sliced = {inputs[k] for k in range(states, len(inputs)) if node.input[k] in spikes}
+    problems, inside = _carried(carried, lambda assumed: _trace(body.node, spikes | assumed | sliced, where))
+    spikes.update(out for out, inner in zip(node.output, outputs) if inner in inside)
+    return problems
 
 
 def int8_weight_fraction(model: onnx.ModelProto) -> float:
@@ -114,12 +236,16 @@ def int8_weight_fraction(model: onnx.ModelProto) -> float:
     return quantized / total if total else 0.0
 
 
+def _subgraphs(attribute: onnx.AttributeProto) -> list[onnx.GraphProto]:
+    """The graphs an attribute holds (a Scan or Loop body, If branches)."""
+    return [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs)
+
+
 def _subgraph_inputs(graph: onnx.GraphProto) -> set[str]:
-    """Names read inside Loop/Scan bodies (outer-scope weights such as a recurrent kernel)."""
+    """Names read inside Loop/Scan bodies (outer-scope weights)."""
     names = set()
     for node in graph.node:
         for attribute in node.attribute:
-            bodies = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs)
-            for body in bodies:
+            for body in _subgraphs(attribute):
                 names |= {name for n in body.node for name in n.input} | _subgraph_inputs(body)
     return names

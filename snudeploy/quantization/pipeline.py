@@ -24,11 +24,11 @@ from pathlib import Path
 
 import onnx
 
-from .. import __version__, activation_table, arguments, datasets
+from .. import __version__, arguments, datasets, digest, kinds
 from ..errors import ConfigurationError, ValidationError
 from ..evaluation import check_fits
 from ..files import Transaction, check_writable
-from ..metadata import METADATA_KEY, Quantization
+from ..metadata import Quantization
 from ..runtime import Engine, ReferenceEngine, SessionSettings, rollout
 from ..spec import ModelSpec
 from . import int8, methods, report
@@ -56,7 +56,10 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
     if spec.quantization_method != "none":
         raise ConfigurationError(f"{checkpoint} is already quantized ({spec.quantization_method}); "
                                  "quantize its float parent instead.")
-    if not activation_table.get(spec.activation).binary:
+    if chosen.fine_tunes and not all(isinstance(layer, kinds.DenseSNU) for layer in spec.layers):
+        raise ConfigurationError(f"QAT fine-tunes dense SNU networks (tfmot quantizes their cells); {checkpoint} "
+                                 "has other layers: quantize it with ptq.")
+    if not spec.spiking:
         raise ConfigurationError(f"{checkpoint} is a soft sSNU (sigmoid outputs): int8 graphs multiply spikes "
                                  "(0 or 1) only; quantize a spiking SNU.")
     epochs = arguments.integer(epochs, "epochs", 1, 1000)
@@ -90,12 +93,11 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
             info = source_file.info.replace(
                 input=dataclasses.replace(source_file.info.input, binary=True),
                 quantization=Quantization(chosen.name, {
-                    "bits": 8, "weights": chosen.weights, "activations": "spikes as uint8 (scale 1, zero point 0)",
+                    "bits": 8, "arithmetic": "integer", "weights": chosen.weights, "activations": "spikes as uint8 (scale 1, zero point 0)",
                     "ops": int8.FLOAT_OPS_NOTE,
                     "int8_weight_fraction": round(int8.int8_weight_fraction(int8_model), 4)}),
                 producer={**source_file.info.producer, "snudeploy": __version__})
-            onnx.helper.set_model_props(int8_model, {METADATA_KEY: info.to_json()})
-            int8_bytes = int8_model.SerializeToString()
+            int8_bytes = digest.attach(int8_model, info.to_json())
             int8_engine = Engine(int8_bytes, SessionSettings("cpu"))
             exact = report.exact(rollout(int8_engine, test_spikes[:EXACT_SAMPLES]),
                                  rollout(ReferenceEngine(int8_bytes), test_spikes[:EXACT_SAMPLES]))
@@ -112,8 +114,7 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
                                                                 "float_accuracy")}
             info = info.replace(validation={"against": f"float {name} export of {Path(checkpoint).name}",
                                             "exact_reference": exact, **figures})
-            onnx.helper.set_model_props(int8_model, {METADATA_KEY: info.to_json()})
-            int8_bytes = int8_model.SerializeToString()
+            int8_bytes = digest.attach(int8_model, info.to_json())
             target = files.write_bytes(f"{name}.int8.onnx", int8_bytes)
             latency = report.latency_us({"float": str(parent_file.path), "int8": int8_bytes}, spec.encoding.timesteps)
             results["graphs"][name] = {

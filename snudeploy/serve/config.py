@@ -105,8 +105,8 @@ def onnxruntime_config(info: ModelInfo, settings: ServeSettings) -> dict:
     controls = [_control(START, CONTROLS[START]), _control(READY, CONTROLS[READY])]
     config = _common(info, settings, "onnxruntime", controls)
     config["sequence_batching"]["state"] = [
-        {"input_name": s.input, "output_name": s.output, "data_type": Symbol("TYPE_FP32"), "dims": [s.units],
-         "initial_state": [{"data_type": Symbol("TYPE_FP32"), "dims": [s.units], "zero_data": True,
+        {"input_name": s.input, "output_name": s.output, "data_type": Symbol("TYPE_FP32"), "dims": list(s.shape),
+         "initial_state": [{"data_type": Symbol("TYPE_FP32"), "dims": list(s.shape), "zero_data": True,
                             "name": f"{s.input} zeros"}]}
         for s in info.states]
     config["default_model_filename"] = MODEL_FILE
@@ -133,7 +133,7 @@ def _common(info: ModelInfo, settings: ServeSettings, backend: str, controls: li
         "backend": backend,
         "max_batch_size": settings.max_batch,
         "sequence_batching": batching,
-        "input": [{"name": info.input.name, "data_type": Symbol("TYPE_FP32"), "dims": [info.features]}],
+        "input": [{"name": info.input.name, "data_type": Symbol("TYPE_FP32"), "dims": list(info.input.shape)}],
         "output": [{"name": info.outputs.spikes, "data_type": Symbol("TYPE_FP32"), "dims": [info.classes]}],
         "instance_group": [{"count": settings.instances, "kind": Symbol(kind)}],
     }

@@ -18,7 +18,7 @@ def test_all_formats_pass_on_fashion_mnist(tmp_path):
 
     x_train, y_train, x_test, y_test = datasets.load("fashion-mnist")
     data = (x_train[:1500], y_train[:1500], x_test[:200], y_test[:200])
-    spec = ModelSpec(input_features=784, classes=10, hidden=(64, 32), dataset="fashion-mnist",
+    spec = ModelSpec.dense(784, 10, hidden=(64, 32), dataset="fashion-mnist",
                      encoding=Encoding(timesteps=20, max_spikes=6.0, seed=0),
                      recipe=Recipe(epochs=1, batch_size=15, optimizer="adam", lr=3e-3))
     ckpt = tmp_path / "ckpt"

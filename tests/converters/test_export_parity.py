@@ -57,13 +57,14 @@ def test_metadata_contract_on_every_file(exports, checkpoints, variant):
         assert meta["format"] == fmt and meta["opset"] == 17
         assert meta["graph"] == ("step" if name.startswith("step") or name.endswith("_step.onnx") else "sequence")
         assert meta["timesteps"] == (20 if fmt == "unrolled" else None)
-        assert [layer["units"] for layer in meta["layers"]] == [32, 16, 10]
-        assert meta["layers"][0] == {"units": 32, "cell": "snu", "decay": 0.9, "g": spec.g,
-                                     "activation": spec.activation, "recurrent": spec.recurrent,
-                                     "lateral_inhibition": spec.lateral_inhibition}
-        assert meta["input"] == {"name": "x", "features": 64, "dtype": "float32", "binary": False}
+        assert [layer["output_shape"] for layer in meta["layers"]] == [[32], [16], [10]]
+        first = spec.layers[0]
+        assert meta["layers"][0] == {"kind": "snu", "units": 32, "decay": 0.9, "g": first.g,
+                                     "activation": first.activation, "recurrent": first.recurrent,
+                                     "lateral_inhibition": first.lateral_inhibition, "output_shape": [32]}
+        assert meta["input"] == {"name": "x", "shape": [64], "features": 64, "dtype": "float32", "binary": False}
         assert meta["encoding"] == {"kind": "rate", "timesteps": 20, "max_spikes": 15.0, "seed": 0}
-        assert meta["dataset"] == "digits" and meta["readout"] == "mean_rate"
+        assert meta["dataset"] == "digits" and meta["readout"] == {"kind": "mean_rate"}
         assert meta["quantization"] == {"method": "none"}
         assert set(meta["producer"]) == {"snudeploy", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"}
         assert meta["source"]["checkpoint"] == checkpoints[variant].name
@@ -229,6 +230,6 @@ def test_lstm_checkpoints_do_not_export(tmp_path):
     from snudeploy.converters import export
     from snudeploy.spec import ModelSpec
 
-    ModelSpec(input_features=64, classes=10, model="lstm", dataset="digits").save(tmp_path)
+    ModelSpec.dense(64, 10, model="lstm", dataset="digits").save(tmp_path)
     with pytest.raises(ExportError, match="Only SNU"):
         export(tmp_path, "step", tmp_path / "out")

@@ -75,7 +75,7 @@ def test_snu_to_nir_to_onnx_equals_the_direct_onnx_graph(tmp_path, variant):
     imported = run(import_nir(tmp_path / "model.nir", tmp_path / "onnx").path, x)
     direct = rollout(Engine(model_bytes(layers, "step"), SessionSettings("cpu", threads=1)), x)
     np.testing.assert_array_equal(output_spikes(imported), output_spikes(direct))
-    _states_agree(imported, direct, len(layers))
+    _states_agree(imported, direct, len(layers.layers))
 
 
 @pytest.mark.parametrize("dt", [1e-3, 2.5e-4, 1.0])
@@ -99,9 +99,10 @@ def test_graph_layout_and_metadata_round_trip_through_nir_write_and_read(tmp_pat
     lif = graph.nodes["lif0"].nodes["lif"]
     np.testing.assert_allclose(lif.tau, 2.5e-4 / (1 - 0.9))
     np.testing.assert_allclose(lif.r * 2.5e-4, lif.tau)
-    np.testing.assert_array_equal(lif.v_threshold, layers[0].threshold)
-    np.testing.assert_array_equal(graph.nodes["affine0"].weight, layers[0].kernel.T)
-    np.testing.assert_array_equal(graph.nodes["lif0"].nodes["w_rec"].weight, layers[0].recurrent_kernel.T)
+    weights = layers.layers[0].weights
+    np.testing.assert_array_equal(lif.v_threshold, weights["threshold"])
+    np.testing.assert_array_equal(graph.nodes["affine0"].weight, weights["kernel"].T)
+    np.testing.assert_array_equal(graph.nodes["lif0"].nodes["w_rec"].weight, weights["recurrent_kernel"].T)
     assert ("w_rec", "lif") in graph.nodes["lif0"].edges
 
 
@@ -149,9 +150,12 @@ def test_cli_exports_identity_g_exactly_and_the_file_runs_like_tensorflow(exact_
 
     # the written file, on the independent interpreter, against TensorFlow: every layer, every step
     graph = nir.read(tmp_path / "nir" / "model.nir")
-    ref = reference(load_checkpoint(ckpt), test_spikes)
+    from snudeploy.converters.network import from_keras
+
+    model = load_checkpoint(ckpt)
+    ref = reference(model, from_keras(model), test_spikes)
     outputs, _ = nir_reference.run(graph, test_spikes, graph.metadata["dt"])
-    for name, spikes in zip(_neuron_names(graph), ref.spikes):
+    for name, spikes in zip(_neuron_names(graph), ref.spikes.values()):
         assert np.mean(outputs[name] == spikes) >= 0.9999, name
     assert np.mean(outputs["output"].mean(axis=1).argmax(1) == ref.rates.argmax(1)) == 1.0
 

@@ -159,7 +159,7 @@ def test_import_matches_the_numpy_interpreter(tmp_path, name):
     for state in imported.info.states:
         if state.kind.startswith("feedback"):
             continue
-        node = imported.info.layers[state.layer].parameters["node"]
+        node = imported.info.layers[state.layer].fields["node"]
         np.testing.assert_allclose(result.states[state.input], states[node][state.kind], rtol=1e-4, atol=1e-4,
                                    err_msg=f"{name}: {state.input} ({node})")
 
@@ -167,7 +167,7 @@ def test_import_matches_the_numpy_interpreter(tmp_path, name):
 def test_recurrent_state_pairs_follow_the_naming_contract(tmp_path):
     info = import_nir(_written(tmp_path, GRAPHS["recurrent_subgraphs"]), tmp_path / "onnx").info
     assert info.format == "nir" and info.graph == "step" and info.encoding is None
-    assert [(l.cell, l.units, l.parameters["node"]) for l in info.layers] == [("lif", 12, "rlif1.lif"),
+    assert [(l.kind, l.units, l.fields["node"]) for l in info.layers] == [("lif", 12, "rlif1.lif"),
                                                                           ("cubalif", 8, "rcuba.lif")]
     assert [(s.layer, s.kind, s.input, s.output) for s in info.states] == [
         (0, "v", "l0_v", "l0_v_next"), (1, "i", "l1_i", "l1_i_next"), (1, "v", "l1_v", "l1_v_next"),
@@ -178,10 +178,10 @@ def test_recurrent_state_pairs_follow_the_naming_contract(tmp_path):
 def test_output_layer_is_last_and_stateless_readouts_get_an_output_layer(tmp_path):
     readout = import_graph(GRAPHS["affine_readout"])
     info = load_model(readout.SerializeToString()).info
-    assert [l.cell for l in info.layers] == ["lif", "output"] and info.classes == 3
+    assert [l.kind for l in info.layers] == ["lif", "output"] and info.classes == 3
     assert not [s for s in info.states if s.layer == 1]
     top = load_model(import_graph(GRAPHS["cycle_at_top_level"]).SerializeToString()).info
-    assert [l.parameters["node"] for l in top.layers] == ["lif", "lif2"]
+    assert [l.fields["node"] for l in top.layers] == ["lif", "lif2"]
 
 
 @pytest.mark.parametrize("name", sorted(GRAPHS))

@@ -8,7 +8,32 @@ import pytest
 from snudeploy.errors import ExportError, ModelFileError
 from snudeploy.spec import ModelSpec
 
-GOOD = ModelSpec(input_features=64, classes=10, hidden=(32,), dataset="digits").to_dict()
+GOOD = ModelSpec.dense(64, 10, hidden=(32,), dataset="digits").to_dict()
+LEGACY = {"input_features": 64, "classes": 10, "hidden": [32], "model": "snu", "cell": "snu", "decay": 0.9,
+          "g": "leaky_relu", "recurrent": False, "lateral_inhibition": False, "dataset": "digits",
+          "readout": "mean_rate", "schema_version": 1}  # as snudeploy 0.1 wrote spec.json
+
+
+def test_a_schema_1_spec_loads_as_its_layer_list(tmp_path):
+    (tmp_path / "spec.json").write_text(json.dumps(LEGACY))
+    assert ModelSpec.load(tmp_path) == ModelSpec.from_dict(GOOD)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"layers": [{"kind": "snu", "units": "abc"}, GOOD["layers"][1]]}, "`units`"),
+    ({"layers": [{"kind": "lstm", "units": 3}, GOOD["layers"][1]]}, "Unknown layer kind 'lstm'"),
+    ({"layers": [{**GOOD["layers"][0], "decay": 1.5}, GOOD["layers"][1]]}, "`decay`"),
+    ({"layers": [{**GOOD["layers"][0], "colour": "red"}, GOOD["layers"][1]]}, "has no field.s. colour"),
+    ({"layers": GOOD["layers"][:1]}, "one unit per class"),
+    ({"layers": "snu"}, "`layers`"),
+    ({"input_shape": [0]}, "`input_shape`"),
+    ({"schema_version": "x"}, "invalid schema version 'x'"),
+], ids=["units", "unknown-kind", "layer-decay", "unknown-field", "no-output-layer", "layers-string", "input-shape",
+        "schema-string"])
+def test_a_layer_spec_of_wrong_types_is_one_model_file_error(tmp_path, change, message):
+    (tmp_path / "spec.json").write_text(json.dumps({**GOOD, **change}))
+    with pytest.raises(ModelFileError, match=message):
+        ModelSpec.load(tmp_path)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -31,7 +56,7 @@ GOOD = ModelSpec(input_features=64, classes=10, hidden=(32,), dataset="digits").
     ({"model": "gru"}, "`model`"),
 ], ids=lambda v: next(iter(v)) if isinstance(v, dict) else None)
 def test_a_spec_of_wrong_types_or_sizes_is_one_model_file_error(tmp_path, change, message):
-    (tmp_path / "spec.json").write_text(json.dumps({**GOOD, **change}))
+    (tmp_path / "spec.json").write_text(json.dumps({**LEGACY, **change}))
     with pytest.raises(ModelFileError, match=message):
         ModelSpec.load(tmp_path)
 

@@ -2,7 +2,9 @@
 
 Each case builds a small valid model (``snu_models``) and breaks one thing the way a hostile
 or corrupt file would: lying metadata, operators snudeploy never emits, a Loop that never
-ends, a 4 TiB allocation, invalid UTF-8, weights outside the folder or not finite.
+ends, a 4 TiB allocation, invalid UTF-8, weights outside the folder or not finite. Files that
+break one thing on purpose are sealed again (``snu_models.reseal``), so the check under test
+is reached; an unsealed edit is refused as corrupted first (``test_digest_*``).
 """
 
 import json
@@ -13,7 +15,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from snu_models import model_bytes, snu_layers, spikes
+from snu_models import model_bytes, reseal, snu_layers, spikes
 
 from snudeploy import metadata
 from snudeploy.errors import InferenceError, ModelFileError, RunTimeoutError, SnudeployError
@@ -23,32 +25,33 @@ F, C = 16, 4
 LAYERS = snu_layers([F, 12, 8, C])
 
 
-def with_metadata(change, graph="step") -> bytes:
-    model = onnx.load_model_from_string(model_bytes(LAYERS, graph))
-    raw = json.loads({p.key: p.value for p in model.metadata_props}[metadata.METADATA_KEY])
-    change(raw)
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(model, {metadata.METADATA_KEY: json.dumps(raw)})
-    return model.SerializeToString()
+def with_metadata(change, graph="step", format="customop", timesteps=None) -> bytes:
+    return reseal(model_bytes(LAYERS, graph, format=format, timesteps=timesteps), change)
 
 
-def set_layer(i, **fields):
+def sealed(model: onnx.ModelProto) -> bytes:
+    """``model`` (edited on purpose) sealed with its metadata, as if snudeploy had written it."""
+    return reseal(model.SerializeToString(), lambda raw: None)
+
+
+def set_layer(i, units):
+    """Layer ``i`` has ``units`` units, consistently everywhere in the metadata (but not in the graph)."""
     def change(raw):
-        raw["layers"][i].update(fields)
+        raw["layers"][i].update(units=units, output_shape=[units])
         for state in raw["states"]:
-            if state["layer"] == i and "units" in fields:
-                state["shape"] = [None, fields["units"]]
+            if state["layer"] == i:
+                state["shape"] = [None, units]
     return change
 
 
 @pytest.mark.parametrize("change, message", [
-    (set_layer(0, units=100), r"l0_y has shape \[\?, 12\], its metadata says \[\?, 100\]"),
-    (set_layer(2, units=5), r"spikes has shape \[\?, 4\], its metadata says \[\?, 5\]"),
-    (lambda raw: raw["input"].update(features=32), r"x has shape \[\?, 16\], its metadata says \[\?, 32\]"),
-    (set_layer(0, units=2 ** 40), "`layers.units`, expected a positive integer up to 65,536"),
-    (set_layer(0, units=-1), "`layers.units`, expected a positive integer"),
-    (set_layer(0, units="250"), "`layers.units`"),
-    (lambda raw: raw["input"].pop("features"), "`input.features`"),
+    (set_layer(0, 100), r"l0_y has shape \[\?, 12\], its metadata says \[\?, 100\]"),
+    (set_layer(2, 5), r"spikes has shape \[\?, 4\], its metadata says \[\?, 5\]"),
+    (lambda raw: raw["input"].update(shape=[32], features=32), r"x has shape \[\?, 16\], its metadata says \[\?, 32\]"),
+    (lambda raw: raw["layers"][0].update(units=2 ** 40), "`units`, expected a positive integer up to 65,536"),
+    (lambda raw: raw["layers"][0].update(units=-1), "`units`, expected a positive integer"),
+    (lambda raw: raw["layers"][0].update(units="250"), "`units`"),
+    (lambda raw: raw["input"].pop("shape"), "`input.shape`"),
     (lambda raw: raw.update(layers=[]), "lists no layers"),
     (lambda raw: raw.update(layers={"units": 3}), "`layers` must be a list"),
     (lambda raw: raw["states"][0].update(layer=7), "`states.layer`"),
@@ -57,12 +60,67 @@ def set_layer(i, **fields):
     (lambda raw: raw.update(format="mystery"), "format 'mystery', which snudeploy does not know"),
     (lambda raw: raw.update(graph="tree"), "`graph`"),
     (lambda raw: raw.update(schema_version=True), "without a valid schema version"),
-], ids=["units", "classes", "features", "units-huge", "units-negative", "units-string", "no-features",
+    (lambda raw: raw["states"][0].update(output="l0_s_next") or raw["states"][1].update(output="l0_y_next"),
+     "wired l0_y -> l0_s_next; the naming contract says l0_y -> l0_y_next"),
+    (lambda raw: raw["states"][0].update(dtype="float16"), "`states.dtype`, expected one of float32"),
+    (lambda raw: raw.update(quantization={"method": "ptq", "bits": 8, "arithmetic": "integer"}),
+     "quantization says integer arithmetic, the graph has no integer operators"),
+    (lambda raw: raw["input"].update(binary=True), "input.binary says the graph takes spikes only"),
+], ids=["units", "classes", "features", "units-huge", "units-negative", "units-string", "no-shape",
         "no-layers", "layers-not-list", "state-layer", "repeated-names", "huge-T", "unknown-format", "graph",
-        "bool-schema"])
+        "bool-schema", "swapped-wiring", "state-dtype", "int8-claim", "binary-claim"])
 def test_metadata_that_lies_or_is_malformed_is_refused_on_load(change, message):
     with pytest.raises(ModelFileError, match=message):
         StreamingSession(with_metadata(change))
+
+
+def test_the_t_of_an_unrolled_graph_is_checked_against_the_graph():
+    payload = with_metadata(lambda raw: raw.update(timesteps=7), "sequence", format="unrolled", timesteps=6)
+    with pytest.raises(ModelFileError, match=r"x has shape \[\?, 6, 16\], its metadata says \[\?, 7, 16\]"):
+        StreamingSession(payload)
+
+
+def test_an_int8_graph_that_says_it_is_float_is_refused():
+    from snu_models import int8_model_bytes
+
+    payload = reseal(int8_model_bytes(LAYERS), lambda raw: raw.update(quantization={"method": "none"}))
+    with pytest.raises(ModelFileError, match="quantization says float arithmetic, the graph has integer operators "
+                                             "MatMulInteger"):
+        StreamingSession(payload)
+
+
+def test_a_flipped_byte_is_refused_as_corrupted_unless_the_check_is_switched_off():
+    payload = model_bytes(LAYERS)
+    model = onnx.load_model_from_string(payload)
+    kernel = next(t for t in model.graph.initializer if t.name == "l0_kernel")
+    offset = payload.index(kernel.raw_data) + 5
+    flipped = payload[:offset] + bytes([payload[offset] ^ 0x40]) + payload[offset + 1:]
+    with pytest.raises(ModelFileError, match="is corrupted: its bytes do not match the digest written at export"):
+        StreamingSession(flipped)
+    session = StreamingSession(flipped, check_digest=False)  # a file edited on purpose
+    assert session.classes == C
+
+
+def test_a_schema_3_file_without_its_seal_is_refused():
+    model = onnx.load_model_from_string(model_bytes(LAYERS))
+    props = {p.key: p.value for p in model.metadata_props}
+    onnx.helper.set_model_props(model, {metadata.METADATA_KEY: props[metadata.METADATA_KEY]})
+    with pytest.raises(ModelFileError, match="seal .snudeploy.sha256. is missing"):
+        StreamingSession(model.SerializeToString())
+    StreamingSession(model.SerializeToString(), check_digest=False)
+
+
+def test_a_path_with_a_nul_byte_is_a_model_file_error():
+    with pytest.raises(ModelFileError, match="NUL byte"):
+        StreamingSession("models/digits-snu/step\x00.onnx")
+
+
+def test_a_protobuf_enum_out_of_range_is_a_model_file_error():
+    """A flipped element type (e.g. 115, which onnx has no name for) is refused in one typed line."""
+    model = onnx.load_model_from_string(model_bytes(LAYERS))
+    model.graph.input[0].type.tensor_type.elem_type = 115
+    with pytest.raises(ModelFileError, match="x has element type number 115, its metadata says float32"):
+        StreamingSession(sealed(model))
 
 
 def _with_node(op, inputs, outputs, initializers=(), **attrs) -> onnx.ModelProto:
@@ -78,14 +136,14 @@ def test_operators_snudeploy_never_emits_are_refused_by_name():
     shape = numpy_helper.from_array(np.array([1 << 20, 1 << 20], np.int64), "huge_shape")
     model = _with_node("ConstantOfShape", ["huge_shape"], ["huge"], [shape])
     with pytest.raises(ModelFileError, match="contains operator.s. ConstantOfShape, which snudeploy's customop"):
-        StreamingSession(model.SerializeToString())
+        StreamingSession(sealed(model))
 
 
 def test_a_4_tib_allocation_is_a_typed_error_and_changes_no_state():
     shape = numpy_helper.from_array(np.array([1 << 21, 1 << 19], np.int64), "huge_shape")  # 2**40 floats
     model = _with_node("ConstantOfShape", ["huge_shape"], ["huge"], [shape])
     try:
-        session = StreamingSession(model.SerializeToString(), trust_operators=True)
+        session = StreamingSession(sealed(model), trust_operators=True)
     except ModelFileError:
         return  # ONNX Runtime may refuse it at load (constant folding): a typed error too
     session.open(2)
@@ -109,10 +167,7 @@ def _endless_loop_model() -> bytes:
          helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None)])
     model.graph.initializer.append(numpy_helper.from_array(np.array(True), "always"))
     model.graph.node.append(helper.make_node("Loop", ["", "always", "spikes_before_loop"], ["spikes"], body=body))
-    raw = json.loads({p.key: p.value for p in model.metadata_props}[metadata.METADATA_KEY])
-    raw["format"] = "loop"
-    onnx.helper.set_model_props(model, {metadata.METADATA_KEY: json.dumps(raw)})
-    return model.SerializeToString()
+    return reseal(model.SerializeToString(), lambda raw: raw.update(format="loop"))
 
 
 @pytest.mark.parametrize("io_binding", [True, False], ids=["iobinding", "plain"])
@@ -148,7 +203,7 @@ def test_non_finite_weights_are_refused(tmp_path):
     values[0, 0] = np.nan
     kernel.CopyFrom(numpy_helper.from_array(values, "l0_kernel"))
     with pytest.raises(ModelFileError, match="weight 'l0_kernel' holds NaN or Inf"):
-        StreamingSession(model.SerializeToString())
+        StreamingSession(sealed(model))
 
 
 def test_external_data_outside_the_model_folder_is_refused(tmp_path):
@@ -158,7 +213,7 @@ def test_external_data_outside_the_model_folder_is_refused(tmp_path):
     kernel.data_location = TensorProto.EXTERNAL
     kernel.external_data.add(key="location", value="../../etc/passwd")
     path = tmp_path / "model.onnx"
-    path.write_bytes(model.SerializeToString())
+    path.write_bytes(sealed(model))
     with pytest.raises(ModelFileError, match="points outside the model's folder"):
         StreamingSession(path)
 

@@ -26,6 +26,27 @@ def test_held_delivers_ctrl_c_when_the_block_ends():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_ctrl_c_during_the_final_renames_says_the_outputs_were_written(tmp_path, monkeypatch):
+    from snudeploy.cli.main import _one_line
+    from snudeploy.files import Transaction
+
+    replace = os.replace
+
+    def interrupted_replace(source, target):
+        if str(target).endswith("a.onnx"):
+            os.kill(os.getpid(), signal.SIGINT)  # lands while the renames are held
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", interrupted_replace)
+    with pytest.raises(interrupts.AfterCommit) as caught:
+        with Transaction(tmp_path) as files:
+            files.write_bytes("a.onnx", b"new a")
+            files.write_bytes("b.onnx", b"new b")
+    assert (tmp_path / "a.onnx").read_bytes() == b"new a" and (tmp_path / "b.onnx").read_bytes() == b"new b"
+    assert "outputs were written (2 file(s) in" in _one_line(caught.value)
+    assert "were not written" in _one_line(KeyboardInterrupt())
+
+
 @pytest.mark.train
 def test_ctrl_c_during_tf2onnx_is_not_swallowed(monkeypatch):
     tf2onnx = pytest.importorskip("tf2onnx")

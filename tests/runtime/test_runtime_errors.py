@@ -5,7 +5,7 @@ import json
 import numpy as np
 import onnx
 import pytest
-from snu_models import model_bytes, snu_layers, spikes
+from snu_models import model_bytes, reseal, snu_layers, spikes
 
 from snudeploy import metadata
 from snudeploy.errors import (ConfigurationError, InputDTypeError, InputShapeError, InputValueError,
@@ -127,13 +127,7 @@ def test_step_without_open_streams(step_bytes):
 
 
 def _with_metadata(payload: bytes, change) -> bytes:
-    model = onnx.load_model_from_string(payload)
-    props = {p.key: p.value for p in model.metadata_props}
-    raw = json.loads(props[metadata.METADATA_KEY])
-    change(raw)
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(model, {metadata.METADATA_KEY: json.dumps(raw)})
-    return model.SerializeToString()
+    return reseal(payload, change)
 
 
 def _without_metadata(payload: bytes) -> bytes:
@@ -149,9 +143,9 @@ def _without_metadata(payload: bytes) -> bytes:
     (lambda tmp, b: b"", r"not an ONNX model \(no graph\)"),
     (lambda tmp, b: _without_metadata(b), "is not a snudeploy model: it has no 'snudeploy' metadata"),
     (lambda tmp, b: _with_metadata(b, lambda m: m.update(schema_version=99)),
-     "written with metadata schema 99; this snudeploy reads up to 2"),
+     "written with metadata schema 99; this snudeploy reads up to 3"),
     (lambda tmp, b: _with_metadata(b, lambda m: m["states"][0].update(input="hidden_state")),
-     "graph input.s. hidden_state named by its metadata do not exist"),
+     "wired hidden_state -> l0_y_next; the naming contract says l0_y -> l0_y_next"),
     (lambda tmp, b: _with_metadata(b, lambda m: m["outputs"].pop("spikes")), "`outputs.spikes` must be a name"),
     (lambda tmp, b: _with_metadata(b, lambda m: m.update(quantization={"ort_disabled_optimizers": "all"})),
      "ort_disabled_optimizers` must be a list of optimizer names, got 'all'"),
@@ -172,10 +166,11 @@ def _file(tmp, content):
 def test_model_that_onnx_runtime_cannot_load(step_bytes):
     model = onnx.load_model_from_string(step_bytes)
     del model.functions[:]  # the SNUCell body: ONNX Runtime then does not know the op
+    payload = reseal(model.SerializeToString(), lambda raw: None)
     with pytest.raises(ModelFileError, match="ai.snudeploy::SNUCell.*not emit"):
-        StreamingSession(model.SerializeToString())
+        StreamingSession(payload)
     with pytest.raises(ModelFileError, match="ONNX Runtime cannot load model bytes"):
-        StreamingSession(model.SerializeToString(), trust_operators=True)
+        StreamingSession(payload, trust_operators=True)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -218,7 +218,7 @@ def test_fixed_length_model_runs_sequences_but_cannot_step(layers, rng):
 
 
 def test_optimizers_the_metadata_disables_are_switched_off(layers, rng):
-    quantization = {"method": "ptq", "bits": 8, "ort_disabled_optimizers": ["MatMulAddFusion"]}
+    quantization = {"method": "ptq", "ort_disabled_optimizers": ["MatMulAddFusion"]}
     session = StreamingSession(model_bytes(layers, quantization=quantization))
     assert session.info.quantization.ort_disabled_optimizers == ("MatMulAddFusion",)
     x = spikes(rng, (2, 4, F))
