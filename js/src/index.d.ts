@@ -44,8 +44,8 @@ export interface SessionOptions {
   threads?: number;
   /** "disable", "basic", "extended" or "all" (default). Models that ask ONNX Runtime to disable single optimizers run with "disable". */
   graphOptimizationLevel?: 'disable' | 'basic' | 'extended' | 'all';
-  /** Check a schema-3 file's digest (default true); false loads a file you edited on purpose. */
-  verifyDigest?: boolean;
+  /** Check the file's digest (default true; from schema 3 on a file must carry one); false loads a file you edited on purpose. */
+  checkDigest?: boolean;
   /** Accept operators snudeploy's exporters do not emit, for graphs you built yourself (default false). */
   trustOperators?: boolean;
   /** ONNX Runtime execution providers (default ["cpu"] in Node, ["wasm"] in the browser). */
@@ -76,13 +76,16 @@ export interface ModelInfo {
   layers: Array<{ kind: string; outputShape: number[]; [field: string]: unknown }>;
   states: StateInfo[];
   outputs: { spikes: string; rates: string | null };
+  /** The output layer's per-step shape; classes is its product. */
+  outputShape: number[];
   classes: number;
   timesteps: number | null;
   /** How the model's training encoded inputs (a rate encoding, or another kind as stored). */
   encoding: RateEncoding | { kind: string; [field: string]: unknown } | null;
   dataset: string | null;
   readout: { kind: 'mean_rate' | 'spike_count' | 'membrane'; reduce: 'count' | 'last' | 'max'; [field: string]: unknown };
-  quantization: { method: string; [field: string]: unknown };
+  /** As stored, plus `int8`: the graph computes with integer products. */
+  quantization: { method: string; int8: boolean; [field: string]: unknown };
   producer: Record<string, unknown>;
   validation: Record<string, unknown> | null;
   source: Record<string, unknown> | null;

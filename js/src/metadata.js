@@ -2,11 +2,13 @@
  * The `snudeploy` metadata every exported ONNX file carries (`metadata_props["snudeploy"]`),
  * parsed and checked once into a frozen object; the runtime needs nothing else.
  *
- * Reads schema 2 (the files shipped today) and schema 3 (N-D shapes, layer kinds, readout
- * objects, a digest). A schema-2 file reads as schema 3 by the contract's mapping: its input
- * shape is `[features]`, each layer's kind is its `cell` and its output shape `[units]`, its
- * readout the string `"mean_rate"`. Tensors are addressed by the names recorded here, never by
- * position (exporters such as tf2onnx reorder graph inputs and outputs).
+ * Reads schemas 1 to 3, as Python's `snudeploy.metadata` does: schema 3 has N-D shapes, layer
+ * kinds, readout objects and a digest; a schema-2 file reads as schema 3 by the contract's mapping
+ * (its input shape is `[features]`, each layer's kind is its `cell` and its output shape `[units]`,
+ * its readout the string `"mean_rate"`). The naming contract is checked for every schema: state
+ * `kind` of layer i is fed as `l{i}_{kind}` and returned as `l{i}_{kind}_next`. Python also checks
+ * that the layers of its registered kinds chain (each output shape follows from the one before);
+ * this runtime needs only the input, state and output shapes, which it checks against the graph.
  */
 
 import { ModelFileError } from './errors.js';
@@ -87,6 +89,7 @@ function fromRaw(raw, version) {
     throw new Invalid(`\`quantization.ort_disabled_optimizers\` must be a list of optimizer names, got ${short(disabled)}`);
   }
   const last = layers[layers.length - 1].outputShape;
+  const binary = bool(input.binary ?? false, 'input.binary');
   return {
     schemaVersion: version,
     format: name(raw.format, 'format'),
@@ -95,7 +98,7 @@ function fromRaw(raw, version) {
     input: {
       name: name(input.name, 'input.name'), shape, features,
       dtype: choice(input.dtype ?? 'float32', 'input.dtype', ['float32']),
-      binary: bool(input.binary ?? false, 'input.binary'),
+      binary,
     },
     layers,
     states: list(raw.states, 'states').map((entry) => state(entry, layers, version)),
@@ -103,12 +106,17 @@ function fromRaw(raw, version) {
       spikes: name(outputs.spikes, 'outputs.spikes'),
       rates: outputs.rates == null ? null : name(outputs.rates, 'outputs.rates'),
     },
+    outputShape: last,
     classes: product(last),
     timesteps: raw.timesteps == null ? null : integer(raw.timesteps, 'timesteps', 1, LIMITS.timesteps),
     encoding: raw.encoding ? encoding(raw.encoding) : null,
     dataset: raw.dataset == null ? null : name(raw.dataset, 'dataset'),
     readout: readout(raw.readout ?? 'mean_rate'),
-    quantization: { ...quantization, method: name(quantization.method ?? 'none', 'quantization.method') },
+    quantization: {
+      ...quantization, method: name(quantization.method ?? 'none', 'quantization.method'),
+      // integer products (schema 2's int8 graphs said so with their spikes-only input)
+      int8: quantization.arithmetic === 'integer' || (version < 3 && binary),
+    },
     producer: object(raw.producer ?? {}, 'producer'),
     validation: raw.validation == null ? null : object(raw.validation, 'validation'),
     source: raw.source == null ? null : object(raw.source, 'source'),
@@ -133,19 +141,18 @@ function state(entry, layers, version) {
   const input = name(entry.input, 'states.input');
   const output = name(entry.output, 'states.output');
   let shape = layers[layerIndex].outputShape;
+  if (entry.shape == null && version >= 3) throw new Invalid('every state needs its `shape`');
   if (entry.shape != null) {
     const raw = list(entry.shape, 'states.shape');
     if (raw.length < 2 || raw[0] !== null) throw new Invalid(`state shape must be [null, ...sizes], got ${short(raw)}`);
     if (version < 3 && raw.length !== 2) throw new Invalid(`state shape must be [null, units], got ${short(raw)}`);
     shape = dims(raw.slice(1), 'states.shape');
   }
-  if (version >= 3) {
-    if (input !== `l${layerIndex}_${kind}` || output !== `l${layerIndex}_${kind}_next`) {
-      throw new Invalid(`state ${short(input)} -> ${short(output)} breaks the naming contract ` +
-                        `(l${layerIndex}_${kind} -> l${layerIndex}_${kind}_next)`);
-    }
-    choice(entry.dtype ?? 'float32', 'states.dtype', ['float32']);
+  if (input !== `l${layerIndex}_${kind}` || output !== `l${layerIndex}_${kind}_next`) {
+    throw new Invalid(`state '${kind}' of layer ${layerIndex} is wired ${input} -> ${output}; the naming contract says ` +
+                      `l${layerIndex}_${kind} -> l${layerIndex}_${kind}_next`);
   }
+  choice(entry.dtype ?? 'float32', 'states.dtype', ['float32']);
   return { layer: layerIndex, kind, input, output, shape, size: product(shape) };
 }
 

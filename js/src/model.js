@@ -10,7 +10,7 @@
 import { CorruptModelError, ModelFileError } from './errors.js';
 import { DIGEST_KEY, METADATA_KEY, parse } from './metadata.js';
 import { WireError, operators, readModel, weights } from './onnx.js';
-import { checkOperators } from './operators.js';
+import { INTEGER_OPS, checkOperators } from './operators.js';
 
 export const MAX_MODEL_BYTES = 2 ** 30; // 1 GiB; snudeploy's largest reference model is ~1 MB
 
@@ -18,20 +18,22 @@ export const MAX_MODEL_BYTES = 2 ** 30; // 1 GiB; snudeploy's largest reference 
  * Read and check a model.
  *
  * @param {Uint8Array} bytes the serialized model.
- * @param {{source?: string, verifyDigest?: boolean, trustOperators?: boolean}} options
- *   `verifyDigest: false` skips the schema-3 digest check (for files edited on purpose);
+ * @param {{source?: string, checkDigest?: boolean, trustOperators?: boolean}} options
+ *   `checkDigest: false` skips the digest check (for files edited on purpose; from schema 3 on, files carry one);
  *   `trustOperators: true` accepts operators snudeploy's exporters do not emit.
  * @returns {Promise<{source: string, bytes: Uint8Array, info: object, digest: string|null}>}
  */
-export async function loadModel(bytes, { source = 'model bytes', verifyDigest = true, trustOperators = false } = {}) {
+export async function loadModel(bytes, { source = 'model bytes', checkDigest = true, trustOperators = false } = {}) {
   if (bytes.length > MAX_MODEL_BYTES) throw new ModelFileError(`${source} has ${bytes.length} bytes; models up to ${MAX_MODEL_BYTES} are read.`);
   const model = wire(source, () => readModel(bytes));
   if (!model.graph) throw new ModelFileError(`${source} is not an ONNX model (no graph).`);
   const metadata = model.props.get(METADATA_KEY);
   const info = parse(metadata?.text, source);
   const digest = model.props.get(DIGEST_KEY)?.text ?? null;
-  if (digest !== null && verifyDigest) await checkDigest(bytes, model, metadata, digest, source);
-  if (!trustOperators) checkOperators(wire(source, () => operators(bytes, model)), info, source);
+  if (checkDigest) await verify(bytes, model, metadata, digest, info, source);
+  const found = wire(source, () => operators(bytes, model));
+  checkClaims(found, info, source);
+  if (!trustOperators) checkOperators(found, info, source);
   wire(source, () => {
     for (const weight of weights(bytes, model)) {
       if (weight.external) {
@@ -69,23 +71,42 @@ export async function computeDigest(bytes, model, metadata) {
   }
   if (!globalThis.crypto?.subtle) {
     throw new ModelFileError('Checking the model digest needs crypto.subtle (browsers offer it on https and localhost ' +
-                             'pages only); serve the page securely, or pass verifyDigest: false.');
+                             'pages only); serve the page securely, or pass checkDigest: false.');
   }
   const hash = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', joined));
   return Array.from(hash, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function checkDigest(bytes, model, metadata, digest, source) {
+/** Refuse a file whose seal is missing (schema 3 on) or does not match its bytes. */
+async function verify(bytes, model, metadata, digest, info, source) {
+  if (digest === null) {
+    if (info.schemaVersion < 3) return; // schema 1 and 2 files have no digest
+    throw new CorruptModelError(`${source} is corrupted or was edited: its seal (${DIGEST_KEY}) is missing. Load it with ` +
+                                'checkDigest: false if you edited it on purpose.');
+  }
   const actual = await computeDigest(bytes, model, metadata);
   if (digest !== actual) {
-    throw new CorruptModelError(`${source} is corrupted or was edited: its ${DIGEST_KEY} is ${digest.slice(0, 16)}..., ` +
-                                `its contents hash to ${actual.slice(0, 16)}... (pass verifyDigest: false to load a file ` +
-                                'you edited on purpose).');
+    throw new CorruptModelError(`${source} is corrupted: its bytes do not match the digest written at export ` +
+                                `(${DIGEST_KEY} ${digest.slice(0, 16)}..., the bytes hash to ${actual.slice(0, 16)}...). ` +
+                                'Load it with checkDigest: false if you edited it on purpose.');
   }
 }
 
+/** What the metadata claims about the whole graph's arithmetic: integer products exactly when it says int8. */
+function checkClaims(found, info, source) {
+  const integer = [...new Set(found.used.map(([, op]) => op).filter((op) => INTEGER_OPS.has(op)))].sort();
+  const problems = [];
+  if ((integer.length > 0) !== info.quantization.int8) {
+    problems.push(`quantization says ${info.quantization.int8 ? 'integer' : 'float'} arithmetic, the graph has ` +
+                  `${integer.length ? `integer operators ${integer.join(', ')}` : 'no integer operators'}`);
+  }
+  if (info.input.binary && !integer.length) problems.push('input.binary says the graph takes spikes only, but it has no integer operators');
+  if (problems.length) throw new ModelFileError(`${source} does not match its snudeploy metadata: ${problems.join('; ')}.`);
+}
+
 /**
- * Check the graph's inputs and outputs (from ONNX Runtime's metadata of them) against the snudeploy metadata.
+ * Check the graph's inputs and outputs (from ONNX Runtime's metadata of them) against the snudeploy metadata,
+ * and an unrolled graph's fixed T against its `timesteps`.
  *
  * @param {{inputNames: string[], outputNames: string[], inputMetadata: object[], outputMetadata: object[]}} session
  * @throws {ModelFileError} naming every mismatch.
@@ -93,8 +114,8 @@ async function checkDigest(bytes, model, metadata, digest, source) {
 export function checkSignature(session, info, source) {
   const time = info.graph === 'sequence' ? [info.timesteps] : [];
   const wantedIn = new Map([[info.input.name, [null, ...time, ...info.input.shape]]]);
-  const wantedOut = new Map([[info.outputs.spikes, [null, ...time, info.classes]]]);
-  if (info.outputs.rates) wantedOut.set(info.outputs.rates, [null, info.classes]);
+  const wantedOut = new Map([[info.outputs.spikes, [null, ...time, ...info.outputShape]]]);
+  if (info.outputs.rates) wantedOut.set(info.outputs.rates, [null, ...info.outputShape]);
   for (const s of info.states) {
     wantedIn.set(s.input, [null, ...s.shape]);
     wantedOut.set(s.output, [null, ...s.shape]);
@@ -111,6 +132,13 @@ export function checkSignature(session, info, source) {
   }
   const extra = session.inputNames.filter((n) => !wantedIn.has(n)).sort();
   if (extra.length) problems.push(`graph inputs ${JSON.stringify(extra)} are not in its metadata`);
+  if (info.format === 'unrolled') {
+    const graphT = session.inputMetadata.find((v) => v.name === info.input.name)?.shape?.[1];
+    const fixed = typeof graphT === 'number' && graphT > 0 ? graphT : null;
+    if (info.timesteps === null || fixed !== info.timesteps) {
+      problems.push(`timesteps is ${info.timesteps}, the unrolled graph's input takes T = ${fixed}`);
+    }
+  }
   if (problems.length) throw new ModelFileError(`${source} does not match its snudeploy metadata: ${problems.join('; ')}.`);
 }
 

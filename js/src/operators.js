@@ -15,16 +15,18 @@ export const CUSTOM_DOMAIN = 'ai.snudeploy';
 
 const SNU = ['MatMul', 'Add', 'Sub', 'Mul', 'Greater', 'Cast', 'Identity', 'LeakyRelu', 'Relu', 'Sigmoid', 'ReduceMax',
   'Constant'];
-const INT8 = ['MatMulInteger'];
+const KINDS = ['Conv', 'Transpose', 'Reshape', 'ReduceSum', 'Div', 'Slice']; // convolution, pooling, flatten
+export const INTEGER_OPS = new Set(['MatMulInteger', 'ConvInteger']);
 export const ALLOWED = Object.freeze({
-  step: new Set([...SNU, ...INT8]),
-  unrolled: new Set([...SNU, ...INT8, 'Split', 'Concat', 'Squeeze', 'Unsqueeze', 'ReduceMean']),
-  customop: new Set([...SNU, ...INT8, 'Scan', 'Transpose', 'ReduceMean']),
-  loop: new Set([...SNU, 'Loop', 'And', 'Less', 'Gather', 'Shape', 'Slice', 'Squeeze', 'Transpose', 'ReduceMean']),
+  step: new Set([...SNU, ...KINDS, ...INTEGER_OPS]),
+  unrolled: new Set([...SNU, ...KINDS, ...INTEGER_OPS, 'Split', 'Concat', 'Squeeze', 'Unsqueeze', 'ReduceMean']),
+  customop: new Set([...SNU, ...KINDS, ...INTEGER_OPS, 'Scan', 'ReduceMean', 'Shape', 'Concat']),
+  loop: new Set([...SNU, ...KINDS, 'Loop', 'And', 'Less', 'Gather', 'Shape', 'Slice', 'Squeeze', 'Unsqueeze', 'Concat',
+    'ReduceMean']),
   nir: new Set(['MatMul', 'Add', 'Mul', 'Greater', 'Cast', 'Where', 'Identity']),
   lstm: new Set(['LSTM', 'Squeeze', 'Unsqueeze', 'Transpose', 'ReduceMean']),
 });
-export const CUSTOM_OPS = new Set(['SNUCell', 'SNULayer']);
+export const CUSTOM_OPS = new Set(['SNUCell', 'SNULayer', 'SNUConv2DCell', 'SNUConv2DLayer']);
 
 /**
  * Throw {@link ModelFileError} naming every operator the format's exporter does not emit.

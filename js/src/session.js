@@ -26,7 +26,7 @@ import { checkSignature, fixedTimesteps, loadModel } from './model.js';
 import { StreamTable } from './streams.js';
 
 const OPTIMIZATION_LEVELS = { disable: 'disabled', basic: 'basic', extended: 'extended', all: 'all' };
-const OPTIONS = ['threads', 'graphOptimizationLevel', 'verifyDigest', 'trustOperators', 'executionProviders'];
+const OPTIONS = ['threads', 'graphOptimizationLevel', 'checkDigest', 'trustOperators', 'executionProviders'];
 
 export class StreamingSession {
   /**
@@ -49,7 +49,7 @@ export class StreamingSession {
     const runtime = this.runtime;
     if (!runtime) throw new ConfigurationError("Import StreamingSession from the package ('snudeploy-runtime'), not from src/session.js.");
     const { bytes, source } = await runtime.read(model);
-    const loaded = await loadModel(bytes, { source, verifyDigest: settings.verifyDigest, trustOperators: settings.trustOperators });
+    const loaded = await loadModel(bytes, { source, checkDigest: settings.checkDigest, trustOperators: settings.trustOperators });
     const level = loaded.info.quantization.ort_disabled_optimizers?.length ? 'disabled' : settings.graphOptimizationLevel;
     let session;
     try {
@@ -334,7 +334,7 @@ function checkOptions(options) {
   if (typeof options !== 'object' || options === null) throw new ConfigurationError(`Expected an options object, got ${String(options)}.`);
   const unknown = Object.keys(options).filter((k) => !OPTIONS.includes(k));
   if (unknown.length) throw new ConfigurationError(`Unknown option(s) ${unknown.join(', ')}; expected ${OPTIONS.join(', ')}.`);
-  const { threads, graphOptimizationLevel = 'all', verifyDigest = true, trustOperators = false } = options;
+  const { threads, graphOptimizationLevel = 'all', checkDigest = true, trustOperators = false } = options;
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 256)) {
     throw new ConfigurationError(`\`threads\` must be an integer from 1 to 256, got ${String(threads)}.`);
   }
@@ -342,10 +342,10 @@ function checkOptions(options) {
     throw new ConfigurationError(`\`graphOptimizationLevel\` must be one of ${Object.keys(OPTIMIZATION_LEVELS).join(', ')}, ` +
                                  `got ${String(graphOptimizationLevel)}.`);
   }
-  for (const [what, value] of [['verifyDigest', verifyDigest], ['trustOperators', trustOperators]]) {
+  for (const [what, value] of [['checkDigest', checkDigest], ['trustOperators', trustOperators]]) {
     if (typeof value !== 'boolean') throw new ConfigurationError(`\`${what}\` must be true or false, got ${String(value)}.`);
   }
-  return { ...options, graphOptimizationLevel: OPTIMIZATION_LEVELS[graphOptimizationLevel], verifyDigest, trustOperators };
+  return { ...options, graphOptimizationLevel: OPTIMIZATION_LEVELS[graphOptimizationLevel], checkDigest, trustOperators };
 }
 
 function sameIds(a, b) {

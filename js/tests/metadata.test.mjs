@@ -66,6 +66,8 @@ test('schema 2 maps to schema 3', () => {
   delete raw.states[0].shape; // the shape defaults to the layer's units
   assert.deepEqual(parse(JSON.stringify(raw)).states[0].shape, [5]);
   fails({ ...raw, states: [{ ...raw.states[1], shape: [null, 5, 1] }] }, /state shape must be \[null, units\]/);
+  fails({ ...raw, states: [{ ...raw.states[0], input: 'y0' }] }, /is wired y0 -> l0_y_next; the naming contract says l0_y -> l0_y_next/);
+  assert.equal(info.quantization.int8, true); // schema 2: a spikes-only input meant integer arithmetic
 });
 
 test('each problem is named', () => {
@@ -80,7 +82,9 @@ test('each problem is named', () => {
   fails(schema3({ input: { name: 'x', shape: [] } }), /`input.shape` must list 1 to 8 sizes/);
   fails(schema3({ layers: [{ kind: 'snu' }] }), /`layers.output_shape` must be a list/);
   fails(schema3({ states: [{ layer: 9, kind: 'y', input: 'l9_y', output: 'l9_y_next' }] }), /`states.layer` must be an integer from 0 to 4/);
-  fails(schema3({ states: [{ layer: 4, kind: 'y', input: 'l4_y', output: 'l4_y_out' }] }), /breaks the naming contract \(l4_y -> l4_y_next\)/);
+  fails(schema3({ states: [{ layer: 4, kind: 'y', input: 'l4_y', output: 'l4_y_out', shape: [null, 10] }] }),
+    /state 'y' of layer 4 is wired l4_y -> l4_y_out; the naming contract says l4_y -> l4_y_next/);
+  fails(schema3({ states: [{ layer: 4, kind: 'y', input: 'l4_y', output: 'l4_y_next' }] }), /every state needs its `shape`/);
   fails(schema3({ states: [...schema3().states, schema3().states[2]] }), /input names repeat: \["l4_y"\].*output names repeat/);
   fails(schema3({ readout: { kind: 'vote' } }), /`readout.kind` must be one of mean_rate, spike_count, membrane, got "vote"/);
   fails(schema3({ readout: { kind: 'membrane', reduce: 'mean' } }), /`readout.reduce` must be one of last, max/);

@@ -29,62 +29,71 @@ test('shipped schema-2 models load from a path, a file URL and bytes', async () 
   }
 });
 
-test('schema 2 reads as schema 3: input shape, layer kinds and output shapes, readout object', async () => {
+test('a schema-3 file written by the exporters\' code: shapes, states, readout, digest', async () => {
   const s = await session();
+  assert.equal(s.info.schemaVersion, 3);
+  assert.match(s.digest, /^[0-9a-f]{64}$/);
   assert.deepEqual(s.info.input.shape, [6]);
   assert.deepEqual(s.info.layers.map((l) => [l.kind, l.outputShape]), [['snu', [5]], ['snu', [3]]]);
   assert.deepEqual(s.info.states.map((st) => [st.input, st.output, st.shape]),
     [['l0_y', 'l0_y_next', [5]], ['l0_s', 'l0_s_next', [5]], ['l1_y', 'l1_y_next', [3]], ['l1_s', 'l1_s_next', [3]]]);
   assert.deepEqual(s.info.readout, { kind: 'mean_rate', reduce: 'count' });
   assert.deepEqual(s.info.encoding, { kind: 'rate', timesteps: 6, maxSpikes: 4, seed: 0 });
+  assert.equal(s.info.quantization.int8, false);
   assert.ok(Object.isFrozen(s.info) && Object.isFrozen(s.info.layers[0]));
 });
 
-test('a schema-3 file: its digest is checked and exposed', async () => {
-  const s = await session('schema3.onnx');
-  assert.equal(s.info.schemaVersion, 3);
-  assert.match(s.digest, /^[0-9a-f]{64}$/);
+test('schema 2 files (shipped) read as schema 3; their int8 graphs claim integer arithmetic', async () => {
+  const s = await StreamingSession.create(shipped('digits-snu/step.int8.onnx'));
+  assert.deepEqual(s.info.layers.map((l) => [l.kind, l.outputShape]), [['snu', [250]], ['snu', [250]], ['snu', [10]]]);
   assert.deepEqual(s.info.readout, { kind: 'mean_rate', reduce: 'count' });
+  assert.equal(s.info.quantization.int8, true);
 });
 
-test('a file changed after its digest was written is a CorruptModelError, unless the check is skipped', async () => {
-  await rejects(session('schema3-corrupted.onnx'), CorruptModelError, /corrupted or was edited.*verifyDigest: false/);
+test('a file changed after it was sealed is a CorruptModelError, unless the check is skipped', async () => {
+  await rejects(session('corrupted.onnx'), CorruptModelError, /is corrupted: its bytes do not match the digest written at export.*checkDigest: false/);
+  await rejects(session('unsealed.onnx'), CorruptModelError, /its seal \(snudeploy.sha256\) is missing/);
   assert.ok(CorruptModelError.prototype instanceof ModelFileError);
-  const s = await session('schema3-corrupted.onnx', { verifyDigest: false });
-  assert.equal(s.classes, 3);
+  for (const name of ['corrupted.onnx', 'unsealed.onnx']) assert.equal((await session(name, { checkDigest: false })).classes, 3);
 });
 
 test('editing the metadata text breaks the digest too', async () => {
-  const data = await bytes(small('schema3.onnx'));
+  const data = await bytes(small());
   const at = Buffer.from(data).indexOf('"seed": 0');
   assert.ok(at > 0);
   const edited = data.slice();
   edited.set(new TextEncoder().encode('"seed": 1'), at);
-  await rejects(StreamingSession.create(edited), CorruptModelError, /corrupted or was edited/);
-  const s = await StreamingSession.create(edited, { verifyDigest: false });
+  await rejects(StreamingSession.create(edited), CorruptModelError, /is corrupted/);
+  const s = await StreamingSession.create(edited, { checkDigest: false });
   assert.equal(s.info.encoding.seed, 1);
 });
 
-test('N-D per-step input: a schema-3 model taking x as [S, 2, 3]', async () => {
-  const s = await session('schema3-grid.onnx', { trustOperators: true });
-  assert.deepEqual(s.inputShape, [2, 3]);
-  assert.equal(s.features, 6);
+test('N-D per-step input: a convolutional network taking x as [S, 6, 6, 1]', async () => {
+  const s = await session('conv.onnx');
+  assert.deepEqual(s.inputShape, [6, 6, 1]);
+  assert.equal(s.features, 36);
+  assert.deepEqual(s.info.layers.map((l) => l.kind), ['snu_conv2d', 'sum_pool2d', 'flatten', 'snu']);
+  assert.deepEqual(s.info.states.map((st) => st.shape), [[6, 6, 3], [6, 6, 3], [4], [4]]);
 });
 
 test('the operator check refuses what snudeploy does not emit, unless trusted', async () => {
-  await rejects(session('schema3-grid.onnx'), ModelFileError, /operator\(s\) Flatten.*trustOperators/);
-  await rejects(session('foreign-operator.onnx'), ModelFileError, /operator\(s\) Neg, which snudeploy's step exporter/);
+  await rejects(session('foreign-operator.onnx'), ModelFileError, /operator\(s\) Neg, which snudeploy's step exporter does not emit.*trustOperators/);
+  assert.equal((await session('foreign-operator.onnx', { trustOperators: true })).classes, 3);
 });
 
 test('a graph that does not match its metadata is refused, naming the mismatch', async () => {
   await rejects(session('wider-input.onnx'), ModelFileError, /does not match its snudeploy metadata: x has shape \[\?, 6\], its metadata says \[\?, 7\]/);
-  await rejects(session('renamed-state.onnx'), ModelFileError,
-    /graph input\(s\) l0_y_in named by its metadata do not exist.*graph inputs \["l0_y"\] are not in its metadata/);
+  await rejects(session('renamed-input.onnx'), ModelFileError,
+    /graph input\(s\) l0_y named by its metadata do not exist; graph inputs \["l0_y_in"\] are not in its metadata/);
+  await rejects(session('int8-claim.onnx'), ModelFileError, /quantization says integer arithmetic, the graph has no integer operators/);
+  await rejects(session('unrolled-timesteps.onnx'), ModelFileError, /timesteps is 5, the unrolled graph's input takes T = 6/);
+  assert.equal((await session('unrolled.onnx')).info.format, 'unrolled');
 });
 
-test('metadata problems: none, newer schema', async () => {
+test('metadata problems: none, newer schema, a state off the naming contract', async () => {
   await rejects(session('no-metadata.onnx'), ModelFileError, /is not a snudeploy model: it has no 'snudeploy' metadata/);
   await rejects(session('newer-schema.onnx'), ModelFileError, /written with metadata schema 99; this runtime reads up to 3/);
+  await rejects(session('miswired-state.onnx'), ModelFileError, /state 'y' of layer 0 is wired l0_y_in -> l0_y_next; the naming contract says l0_y -> l0_y_next/);
 });
 
 test('NaN weights are refused', async () => {
@@ -106,7 +115,7 @@ test('options are checked', async () => {
   await rejects(session('small.onnx', { thread: 1 }), ConfigurationError, /Unknown option\(s\) thread/);
   await rejects(session('small.onnx', { threads: 0 }), ConfigurationError, /`threads` must be an integer from 1 to 256/);
   await rejects(session('small.onnx', { graphOptimizationLevel: 'max' }), ConfigurationError, /graphOptimizationLevel/);
-  await rejects(session('small.onnx', { verifyDigest: 'no' }), ConfigurationError, /`verifyDigest` must be true or false/);
+  await rejects(session('small.onnx', { checkDigest: 'no' }), ConfigurationError, /`checkDigest` must be true or false/);
   for (const level of ['disable', 'basic', 'extended', 'all']) await (await session('small.onnx', { graphOptimizationLevel: level })).release();
 });
 

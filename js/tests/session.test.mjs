@@ -95,8 +95,10 @@ test('an int8 model takes whole numbers from 0 to 255 only', async () => {
   const ids = await s.open(1);
   await rejects(s.step(new Float32Array(64).fill(0.5), ids), InputValueError, /takes spikes only/);
   await rejects(s.step(new Float32Array(64).fill(-1), ids), InputValueError, /takes spikes only/);
+  await rejects(s.step(new Uint8Array(64).fill(129), ids), InputValueError, /whole numbers up to 128 are exact/);
   await s.step(new Float32Array(64).fill(3), ids);
-  assert.deepEqual(await s.stepsSeen(ids), [1]);
+  await s.step(new Uint8Array(64).fill(128), ids);
+  assert.deepEqual(await s.stepsSeen(ids), [2]);
 });
 
 test('a step that would make a state Inf is refused and changes nothing', async () => {
@@ -172,7 +174,7 @@ test('snapshot/restore moves a stream between sessions of the same network', asy
   for (let t = 0; t < 4; t += 1) await a.step(spikes(next, 1, FEATURES), ida);
   const snap = await a.snapshot(ida);
   assert.equal(snap.steps, 4);
-  const b = await session('schema3.onnx'); // the same network, another file
+  const b = await session('disabled-optimizers.onnx'); // the same network, another file
   const [idb] = await b.open(1);
   await b.restore(idb, snap);
   for (let t = 0; t < 4; t += 1) {
@@ -237,19 +239,20 @@ test('a reset stream starts again from zero state', async () => {
   assert.deepEqual(again, first);
 });
 
-test('N-D input: x as [S, 2, 3], nested or flat, streams as the same network taking [S, 6]', async () => {
+test('N-D input: x as [S, 6, 6, 1], nested, flat, or nested with each step flattened ([S, 36])', async () => {
   const next = random(8);
-  const grid = await session('schema3-grid.onnx', { trustOperators: true });
-  const flat = await session();
-  const [g] = await grid.open(1);
-  const [f] = await flat.open(1);
+  const sessions = await Promise.all([0, 1, 2].map(() => session('conv.onnx')));
+  const ids = await Promise.all(sessions.map((s) => s.open(2)));
+  const rows = (x, n) => Array.from({ length: n }, (_, i) => Array.from(x.subarray(i * x.length / n, (i + 1) * x.length / n)));
   for (let t = 0; t < 6; t += 1) {
-    const x = spikes(next, 1, FEATURES);
-    const nested = [[Array.from(x.subarray(0, 3)), Array.from(x.subarray(3))]];
-    const out = await grid.step(t % 2 ? nested : x, g);
-    assert.deepEqual(out, await flat.step(x, f));
+    const x = spikes(next, 2, 36);
+    const nested = rows(x, 2).map((image) => rows(Uint8Array.from(image), 6).map((row) => row.map((v) => [v])));
+    const outs = await Promise.all([sessions[0].step(x, ids[0]), sessions[1].step(nested, ids[1]), sessions[2].step(rows(x, 2), ids[2])]);
+    assert.deepEqual(outs[1], outs[0]);
+    assert.deepEqual(outs[2], outs[0]);
   }
-  await rejects(grid.step([[1, 0, 1, 0, 1, 0]], g), InputShapeError, /Expected input of shape \[streams=1, 2, 3\], got nested arrays of shape \[1, 6\]/);
+  await rejects(sessions[1].step([Array(36).fill(0)], ids[1]), InputShapeError,
+    /Expected input of shape \[streams=2, 6, 6, 1\], got nested arrays of shape \[1, 36\]/);
 });
 
 test('a released session refuses further calls', async () => {
@@ -262,7 +265,7 @@ test('membrane readouts predict from the last output or its running maximum, and
   const next = random(10);
   const xs = Array.from({ length: 6 }, () => spikes(next, 3, FEATURES, 0.5));
   for (const reduce of ['last', 'max']) {
-    const s = await session(`schema3-membrane-${reduce}.onnx`);
+    const s = await session(`membrane-${reduce}.onnx`);
     assert.deepEqual(s.info.readout, { kind: 'membrane', reduce });
     const ids = await s.open(3);
     const peak = new Float32Array(3 * CLASSES).fill(-Infinity);
