@@ -194,3 +194,45 @@ def test_soft_snu_is_refused(tmp_path):
     with pytest.raises(ConfigurationError, match="soft sSNU"):
         quantize(ckpt, "ptq", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("graph", ["step", "sequence"])
+def test_conv_networks_get_integer_convolutions_exact_against_the_reference(graph):
+    from snu_models import conv_network
+
+    network = conv_network((9, 10, 2), 3, pool="sum_pool2d")
+    payload = int8_model_bytes(network, graph)
+    model = onnx.load_model_from_string(payload)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("ConvInteger") == 2 and ops.count("MatMulInteger") == 1 and "Conv" not in ops
+    assert int8.cpu_dependent_nodes(model) == []
+    x = spikes(np.random.default_rng(0), (4, 6, 9, 10, 2), p=0.4)
+    ours, exact = rollout(Engine(payload), x), rollout(ReferenceEngine(payload), x)
+    for key, value in exact.states.items():
+        np.testing.assert_array_equal(ours.states[key], value)
+    for layer, value in exact.spikes.items():
+        np.testing.assert_array_equal(ours.spikes[layer], value)
+
+
+def test_average_pooling_has_no_int8_graph():
+    from snu_models import conv_network
+
+    with pytest.raises(ConfigurationError, match="different CPUs: Div .* its uint8 operand is not"):
+        int8_model_bytes(conv_network((9, 10, 2), 3, pool="avg_pool2d"), "step")
+
+
+@pytest.mark.train
+def test_ptq_of_a_conv_checkpoint_writes_exact_int8_files_and_refuses_average_pooling(tmp_path):
+    from checkpoints import random_conv_checkpoint
+
+    from snudeploy.quantization import quantize
+
+    report = quantize(random_conv_checkpoint(tmp_path / "sum", (8, 8, 1)), "ptq", tmp_path / "int8", test_samples=32)
+    for name in ("step", "customop"):
+        graph = report["graphs"][name]
+        assert graph["exact_reference"]["spikes_equal"] and graph["exact_reference"]["states_equal"]
+        assert graph["size_ratio"] > 0.5  # tiny layers: the int8 graph's scales and casts weigh in
+    session = StreamingSession(tmp_path / "int8" / "step.int8.onnx")
+    assert session.input_shape == (8, 8, 1) and session.info.quantization.int8
+    with pytest.raises(ConfigurationError, match="average pooling .layer 1.*sum_pool2d"):
+        quantize(random_conv_checkpoint(tmp_path / "avg", (8, 8, 1), pool="avg_pool2d"), "ptq", tmp_path / "x")

@@ -59,6 +59,11 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
     if chosen.fine_tunes and not all(isinstance(layer, kinds.DenseSNU) for layer in spec.layers):
         raise ConfigurationError(f"QAT fine-tunes dense SNU networks (tfmot quantizes their cells); {checkpoint} "
                                  "has other layers: quantize it with ptq.")
+    averaged = [i for i, layer in enumerate(spec.layers) if isinstance(layer, kinds.AvgPool2D)]
+    if averaged:
+        raise ConfigurationError(f"{checkpoint} has average pooling (layer {', '.join(map(str, averaged))}): its "
+                                 "fractions would make the next product float, which rounds differently on "
+                                 "different CPUs. int8 graphs need sum_pool2d (whole numbers of spikes).")
     if not spec.spiking:
         raise ConfigurationError(f"{checkpoint} is a soft sSNU (sigmoid outputs): int8 graphs multiply spikes "
                                  "(0 or 1) only; quantize a spiking SNU.")
