@@ -122,7 +122,7 @@ test('the digits and conv parity fixtures streamed by onnxruntime-web in Chromiu
     return out;
   });
   assert.deepEqual(results.map((r) => r.model), ['models/digits-snu/step.onnx', 'models/digits-snu/step.int8.onnx',
-    'js/tests/fixtures/models/conv.onnx']);
+    'js/tests/fixtures/models/conv.onnx', 'js/tests/fixtures/models/conv.int8.onnx']);
   for (const r of results) assert.deepEqual([r.mismatches, r.wrongPredictions], [0, 0], JSON.stringify(r));
 });
 

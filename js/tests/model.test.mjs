@@ -74,6 +74,8 @@ test('N-D per-step input: a convolutional network taking x as [S, 6, 6, 1]', asy
   assert.equal(s.features, 36);
   assert.deepEqual(s.info.layers.map((l) => l.kind), ['snu_conv2d', 'sum_pool2d', 'flatten', 'snu']);
   assert.deepEqual(s.info.states.map((st) => st.shape), [[6, 6, 3], [6, 6, 3], [4], [4]]);
+  const q = await session('conv.int8.onnx');
+  assert.deepEqual([q.info.input.binary, q.info.quantization.int8], [true, true]);
 });
 
 test('the operator check refuses what snudeploy does not emit, unless trusted', async () => {
