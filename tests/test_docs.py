@@ -27,7 +27,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(?:<!-- docs-test: (?P<how>[\w-]+) -->\n)?```(?P<language>bash|python)\n(?P<code>.*?)```", re.S)
 IN_CI = re.compile(r"^(?P<command>.*?)\s+# in CI: (?P<args>.*)$", re.M)
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "runs", "__pycache__", "*.egg-info", ".pytest_cache",
-                                    ".hypothesis", "build", "dist")
+                                    ".hypothesis", "build", "dist", "node_modules")
 
 
 def blocks(page: Path) -> list[dict]:
