@@ -55,7 +55,8 @@ def reference(model, network, spikes: np.ndarray) -> Reference:
 
     runners = {i: stateful_runner(layer) for i, layer in network.stateful()}
 
-    @tf.function  # static shapes per call: a user's TimeDistributed layers need a known T
+    # One trace: the batch may vary, T and the input shape stay static (a user's TimeDistributed layers need T).
+    @tf.function(input_signature=[tf.TensorSpec([None, *spikes.shape[1:]], tf.float32)])
     def run(x):
         h, out = x, {}
         for i, layer in enumerate(network.layers):

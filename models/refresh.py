@@ -67,7 +67,7 @@ def _row(file: str, path: Path, dataset: str) -> dict:
         parity = (f"vs float on {v['test_samples']:,}: spikes {per_layer}, predictions "
                   f"{v['prediction_agreement']:.4f}; onnx.reference: "
                   f"{'bit-exact' if exact['spikes_equal'] and exact['states_equal'] else 'DIFFERENT'}")
-        weights = f"int8 {info.quantization.method.upper()} (integer MatMul)"
+        weights = f"int8 {info.quantization.method.upper()} (integer products)"
     nodes = op_histogram(__import__("onnx").load(str(path)))["total"]["graph"]
     return {"file": file, "format": info.format, "graph": info.graph, "weights": weights,
             "size": f"{path.stat().st_size / 1024:.0f} KB", "nodes": nodes, "parity": parity,
@@ -77,25 +77,27 @@ def _row(file: str, path: Path, dataset: str) -> dict:
 def card(name: str, entry: dict, spec: ModelSpec, rows: list[dict]) -> str:
     metrics, enc, recipe = spec.metrics, spec.encoding, spec.recipe
     spikes = " / ".join(f"{s:.1f}" for s in metrics["mean_spikes_per_sample"])
+    cells = {(layer.decay, layer.g) for layer in spec.layers if layer.stateful}
+    cell = ", ".join(f"decay {decay}, g = {g}" for decay, g in sorted(cells))
     table = render(["file", "format", "graph", "weights", "size", "nodes", "parity", "test accuracy"],
                    [[f"`{r['file']}`", r["format"], r["graph"], r["weights"], r["size"], r["nodes"], r["parity"],
                      r["accuracy"]] for r in rows], "llllrrlr")
     needs = ("the base install alone (the digits split ships with snudeploy)" if entry["dataset"] == "digits"
              else "the base install and the data: Debian's `dataset-fashion-mnist`, or `--data PATH`")
     samples = rows[0]["samples"]
-    return f"""# {entry['title']} ({'-'.join(map(str, [spec.input_features, *spec.units]))})
+    return f"""# {entry['title']} ({spec.describe()})
 
-SNU {'-'.join(map(str, [spec.input_features, *spec.units]))} on `{entry['dataset']}`: T = {enc.timesteps}, at most {enc.max_spikes:g} expected spikes per input, decay {spec.decay}, g = {spec.g}, mean-rate readout, {recipe.loss.upper()}, {recipe.optimizer} {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs.
+SNU {spec.describe()} on `{entry['dataset']}`: T = {enc.timesteps}, at most {enc.max_spikes:g} expected spikes per input, {cell}, mean-rate readout, {recipe.loss.upper()}, {recipe.optimizer} {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs.
 
 Checkpoint: `spec.json` + `model.weights.h5` (load with `snudeploy.load_checkpoint("models/{name}")`).
 Keras test accuracy {100 * metrics['test_accuracy']:.2f} % on the encoded test split (seed + 1); spikes per test sample:
-{metrics['input_spikes_per_sample']:.0f} input, {spikes} in the three SNU layers;
+{metrics['input_spikes_per_sample']:.0f} input, {spikes} in the {len(spec.units)} SNU layers;
 training took {metrics['train_seconds']:.0f} s (TF {metrics['versions']['tensorflow']}, CPU).
 
 ## Files and measured accuracy
 
 Test accuracy is ONNX Runtime (CPU) on the whole test split ({samples:,} samples), encoded as in training.
-The float files equal the Keras model; the int8 files give the same spikes on every CPU (integer MatMuls,
+The float files equal the Keras model; the int8 files give the same spikes on every CPU (integer products,
 checked bit for bit against `onnx.reference`), so their accuracy is the same everywhere. Reproduce a row
 with {needs}:
 
@@ -111,7 +113,7 @@ Measured on {cpu_model()} ({', '.join(vector_extensions()) or 'no vector extensi
 ## Reproduce from scratch
 
 ```bash
-snudeploy train --dataset {entry['dataset']} --out models/{name}
+snudeploy train {entry.get('train', '--dataset ' + entry['dataset'])} --out models/{name}
 python models/refresh.py {name}
 ```
 
