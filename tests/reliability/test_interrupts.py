@@ -8,6 +8,7 @@ import sys
 
 import onnx
 import pytest
+from needs import need
 
 from snudeploy import interrupts
 
@@ -28,7 +29,8 @@ def test_held_delivers_ctrl_c_when_the_block_ends():
 
 @pytest.mark.train
 def test_ctrl_c_during_tf2onnx_is_not_swallowed(monkeypatch):
-    tf2onnx = pytest.importorskip("tf2onnx")
+    need("train")
+    import tf2onnx
     from snudeploy.converters import tfgraph
 
     swallowed = []
