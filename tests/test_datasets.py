@@ -85,6 +85,7 @@ def test_shipped_digits_split_is_scikit_learns():
         np.testing.assert_array_equal(ours, theirs / 16.0 if theirs.dtype == np.uint8 else theirs)
 
 
+@pytest.mark.slow
 def test_fashion_mnist_debian_files():
     need("fashion-mnist")
     x_train, y_train, x_test, y_test = datasets.load("fashion-mnist")
