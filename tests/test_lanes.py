@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def collected(*args: str) -> str:
-    """pytest's collection summary for tests/test_packaging.py (two quick tests, one slow) with ``args``."""
+    """pytest's collection summary for tests/test_datasets.py (nine quick tests, one slow) with ``args``."""
     done = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider",
-                           "-p", "no:hypothesispytest", "tests/test_packaging.py", *args],
+                           "-p", "no:hypothesispytest", "tests/test_datasets.py", *args],
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -23,11 +23,11 @@ def collected(*args: str) -> str:
 
 def test_the_default_run_leaves_out_slow_tests_and_says_how_to_run_them():
     out = collected()
-    assert "2/3 tests collected (1 deselected)" in out
+    assert "9/10 tests collected (1 deselected)" in out
     assert "1 slow tests (training, servers, full-size data) left out; python -m pytest --full" in out
     full = collected("--full")
-    assert "3 tests collected" in full and "left out" not in full
-    assert "1/3 tests collected (2 deselected)" in collected("-m", "slow")
+    assert "10 tests collected" in full and "left out" not in full
+    assert "1/10 tests collected (9 deselected)" in collected("-m", "slow")
 
 
 def test_an_absent_need_names_the_command_that_brings_it(monkeypatch, tmp_path):
