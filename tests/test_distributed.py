@@ -1,4 +1,4 @@
-"""Distributed training (docs/distributed.md): cluster checks in the fast lane, loopback clusters in the slow one."""
+"""Distributed training (docs/distributed.md): cluster checks in the quick lane, loopback clusters in the slow one."""
 
 import json
 import os

@@ -3,7 +3,7 @@
 Blocks of one page run in order, in a copy of the repository (so `pip install .` and the documented
 `models/...` paths work), with the installed ``snudeploy`` on PATH. Conventions, visible in the pages:
 
-* ``<!-- docs-test: fast -->`` before a block: it takes seconds, so it also runs in the fast lane
+* ``<!-- docs-test: fast -->`` before a block: it takes seconds, so it also runs in the quick lane
   (on its own; fast blocks do not depend on other blocks);
 * ``<!-- docs-test: ci-run -->`` before a block: ``.ci/run`` runs it verbatim (the Quick start);
 * ``<!-- docs-needs: fashion-mnist nir -->`` under a page's title: its blocks need these (names from
