@@ -7,8 +7,9 @@ their 2-D shape (the encoder flattens them). Available offline:
   no official split: we use a stratified 80/20 split with seed 0 (1,437 train / 360 test),
   shipped in the package (``data/digits.npz``, 30 KB) so the base install reads it
   without scikit-learn; a test checks it against scikit-learn's own split.
-* ``fashion-mnist`` - Debian's ``dataset-fashion-mnist`` IDX files, a folder given with
-  ``data``, or Keras' downloader when online.
+* ``fashion-mnist`` - Debian's ``dataset-fashion-mnist`` IDX files (or the folder named by
+  ``$SNUDEPLOY_FASHION_MNIST``, which replaces Debian's), a folder given with ``data``, or
+  Keras' downloader when online.
 * ``mnist`` - a file/folder given with ``data`` (``.npz`` with x_train/y_train/x_test/
   y_test, or an IDX folder), else Keras' downloader/cache. Offline, a clear error.
 """
@@ -28,6 +29,7 @@ from .extras import installed
 NAMES = ("digits", "fashion-mnist", "mnist")
 DIGITS_FILE = Path(__file__).parent / "data" / "digits.npz"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_VARIABLE = "SNUDEPLOY_FASHION_MNIST"  # a folder in place of Debian's (an empty one: "not installed")
 _IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
     "y_train": "train-labels-idx1-ubyte",
@@ -49,9 +51,15 @@ def load(name: str, data: str | os.PathLike | None = None):
         return _scale(*_load_path(Path(data)))
     if name == "digits":
         return _scale(*_load_path(DIGITS_FILE), maximum=16.0)
-    if name == "fashion-mnist" and DEBIAN_FASHION_MNIST.is_dir():
-        return _scale(*_load_idx_folder(DEBIAN_FASHION_MNIST))
+    if name == "fashion-mnist" and (folder := fashion_mnist_folder()):
+        return _scale(*_load_idx_folder(folder))
     return _scale(*_load_keras(name))
+
+
+def fashion_mnist_folder() -> Path | None:
+    """The local Fashion-MNIST IDX folder, if it holds all four files: ``$SNUDEPLOY_FASHION_MNIST``, else Debian's."""
+    folder = Path(os.environ.get(FASHION_MNIST_VARIABLE) or DEBIAN_FASHION_MNIST)
+    return folder if None not in _idx_files(folder) else None
 
 
 def num_classes(y) -> int:
@@ -92,16 +100,22 @@ def _load_path(path: Path):
     raise DatasetError(f"--data {path} is neither an IDX folder nor an .npz file.")
 
 
-def _load_idx_folder(folder: Path):
-    arrays = []
+def _idx_files(folder: Path) -> list[Path | None]:
+    """Each of the four IDX files in ``folder`` (plain or gzipped, ``-idx`` or ``.idx``), None where absent."""
+    found = []
     for stem in _IDX_FILES.values():
         candidates = [folder / stem, folder / f"{stem}.gz"]
         candidates += [folder / stem.replace("-idx", ".idx"), folder / f"{stem.replace('-idx', '.idx')}.gz"]
-        found = next((p for p in candidates if p.is_file()), None)
-        if found is None:
+        found.append(next((p for p in candidates if p.is_file()), None))
+    return found
+
+
+def _load_idx_folder(folder: Path):
+    files = _idx_files(folder)
+    for stem, path in zip(_IDX_FILES.values(), files):
+        if path is None:
             raise DatasetError(f"IDX folder {folder} lacks {stem}[.gz].")
-        arrays.append(read_idx(found))
-    return tuple(arrays)
+    return tuple(read_idx(path) for path in files)
 
 
 def digits_from_sklearn():

@@ -1,6 +1,6 @@
 """Checkpoints for tests, made without training: a Keras model with weights that keep every layer spiking.
 
-Training is for the slow lane; the fast lane needs real checkpoints (spec.json + Keras
+Training is for the slow lane; the quick lane needs real checkpoints (spec.json + Keras
 weights, loadable and exportable like any other) only to exercise export, validation,
 quantization and the CLI. Weights come from ``snu_models`` (the runtime tests' generators),
 so every layer spikes on rate-encoded digits.

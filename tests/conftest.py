@@ -4,29 +4,44 @@ from pathlib import Path
 
 import pytest
 
+LEFT_OUT = pytest.StashKey[int]()
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))               # snu_reference.py (the numpy oracle), checkpoints.py
 sys.path.insert(0, str(HERE / "runtime"))   # snu_models.py (TensorFlow-free model builder)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from snudeploy.extras import installed  # noqa: E402
+from needs import missing, need  # noqa: E402
 
-HAS_TF = installed("tensorflow")
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true",
+                     help="run the whole suite: also the slow tests (training, servers, full-size data), as CI does")
 
 
 def pytest_collection_modifyitems(config, items):
-    if HAS_TF:
-        return
-    skip = pytest.mark.skip(reason="needs the [train] extra (TensorFlow)")
-    for item in items:
-        if "train" in item.keywords:
-            item.add_marker(skip)
+    """Without --full or -m, leave the slow tests out (the quick lane); without TensorFlow, skip `train` tests."""
+    if not config.getoption("full") and not config.option.markexpr:
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+        config.stash[LEFT_OUT] = len(slow)
+    reason = missing("train")
+    if reason:
+        for item in items:
+            if item.get_closest_marker("train"):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if config.stash.get(LEFT_OUT, 0):
+        terminalreporter.write_line(f"quick lane: {config.stash[LEFT_OUT]} slow tests (training, servers, full-size "
+                                    "data) left out; python -m pytest --full runs them too (docs/testing.md)")
 
 
 @pytest.fixture(scope="session")
 def random_digits_checkpoint(tmp_path_factory):
     """A digits-sized SNU checkpoint (64-32-16-10) with random spiking weights: no training."""
-    pytest.importorskip("tensorflow")
+    need("train")
     from checkpoints import random_checkpoint
 
     return random_checkpoint(tmp_path_factory.mktemp("random") / "checkpoint")
@@ -35,7 +50,7 @@ def random_digits_checkpoint(tmp_path_factory):
 @pytest.fixture(scope="session")
 def digits_checkpoint(tmp_path_factory):
     """The digits network trained with its default recipe (~97 % test accuracy, ~30 s): slow tests only."""
-    pytest.importorskip("tensorflow")
+    need("train")
     from snudeploy import datasets
     from snudeploy.spec import ModelSpec
     from snudeploy.training import dataset_defaults, train_checkpoint

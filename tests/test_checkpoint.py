@@ -8,9 +8,12 @@ import textwrap
 
 import numpy as np
 import pytest
+from needs import need
 
 pytestmark = pytest.mark.train
-tf = pytest.importorskip("tensorflow")
+need("train")
+
+import tensorflow as tf  # noqa: E402
 
 from snudeploy import load_checkpoint, save_checkpoint  # noqa: E402
 from snudeploy.checkpoint import build_model  # noqa: E402
@@ -56,7 +59,8 @@ _LEGACY_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_round_trip_across_keras_versions(tmp_path):
-    """Keras 3 writes, tf-keras loads and writes again, Keras 3 loads: outputs identical."""
+    """Keras 3 writes, tf-keras loads and writes again, Keras 3 loads: weights identical (so Keras 3's outputs
+    are too); tf-keras's own outputs equal to float rounding, since its RNN loop is not Keras 3's."""
     spec = SPECS["recurrent-li-ssnu"]
     model = build_model(spec)
     _randomise(model)
@@ -66,7 +70,8 @@ def test_round_trip_across_keras_versions(tmp_path):
     subprocess.run([sys.executable, "-c", _LEGACY_SCRIPT, str(tmp_path / "k3"), str(tmp_path / "y.npy"),
                     str(tmp_path / "x.npy"), str(tmp_path / "k2")], env=env, check=True, capture_output=True)
     expected = model(X).numpy()
-    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+    # soft (sigmoid) outputs in [0, 1] through another framework's graph: 1e-6 is a few ulps
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(load_checkpoint(tmp_path / "k2")(X).numpy(), expected)
 
 

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from needs import need
 
 from snudeploy.cli.main import cli
 
@@ -69,9 +70,7 @@ def test_digits_default_recipe_reaches_93_percent(tmp_path):
 @pytest.mark.train
 @pytest.mark.slow
 def test_fashion_mnist_subset_from_debian_files(tmp_path):
-    from snudeploy import datasets
-    if not datasets.DEBIAN_FASHION_MNIST.is_dir():
-        pytest.skip("dataset-fashion-mnist not installed")
+    need("fashion-mnist")
     result = CliRunner().invoke(cli, ["train", "--dataset", "fashion-mnist", "--limit", "1500", "--epochs", "1",
                                       "--out", str(tmp_path / "f"), "--quiet"])
     assert result.exit_code == 0, result.output

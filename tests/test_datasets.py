@@ -3,6 +3,7 @@ import struct
 
 import numpy as np
 import pytest
+from needs import need
 
 from snudeploy import datasets
 from snudeploy.errors import DatasetError
@@ -30,6 +31,16 @@ def test_idx_folder_and_scaling(idx_folder):
     assert x_train.shape == (30, 5, 5) and x_test.shape == (10, 5, 5)
     assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
     assert y_train.dtype == np.int64
+
+
+def test_fashion_mnist_folder_can_be_named_by_the_environment(idx_folder, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv(datasets.FASHION_MNIST_VARIABLE, str(idx_folder))
+    assert datasets.fashion_mnist_folder() == idx_folder
+    assert datasets.load("fashion-mnist")[0].shape == (30, 5, 5)
+    (idx_folder / "t10k-labels-idx1-ubyte").unlink()  # an incomplete folder is no data set
+    assert datasets.fashion_mnist_folder() is None
+    monkeypatch.setenv(datasets.FASHION_MNIST_VARIABLE, str(tmp_path_factory.mktemp("empty")))
+    assert datasets.fashion_mnist_folder() is None
 
 
 def test_npz(tmp_path):
@@ -67,15 +78,16 @@ def test_digits_split_ships_with_the_package():
 
 
 def test_shipped_digits_split_is_scikit_learns():
-    pytest.importorskip("sklearn")
+    need("train")
     shipped = datasets.load("digits")
     made = datasets.digits_from_sklearn()
     for ours, theirs in zip(shipped, made):
         np.testing.assert_array_equal(ours, theirs / 16.0 if theirs.dtype == np.uint8 else theirs)
 
 
-@pytest.mark.skipif(not datasets.DEBIAN_FASHION_MNIST.is_dir(), reason="dataset-fashion-mnist not installed")
+@pytest.mark.slow
 def test_fashion_mnist_debian_files():
+    need("fashion-mnist")
     x_train, y_train, x_test, y_test = datasets.load("fashion-mnist")
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert np.bincount(y_test).tolist() == [1000] * 10
@@ -83,7 +95,8 @@ def test_fashion_mnist_debian_files():
 
 @pytest.mark.train
 def test_mnist_offline_error_names_alternatives(monkeypatch):
-    tf = pytest.importorskip("tensorflow")
+    need("train")
+    import tensorflow as tf
 
     def offline(*args, **kwargs):
         raise Exception("URL fetch failure: network unreachable")
@@ -94,8 +107,8 @@ def test_mnist_offline_error_names_alternatives(monkeypatch):
     assert "offline" in str(info.value) and "digits" in str(info.value)
 
 
-def test_fashion_mnist_offline_error_does_not_suggest_itself(monkeypatch):
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", datasets.Path("/nonexistent"))
+def test_fashion_mnist_offline_error_does_not_suggest_itself(monkeypatch, tmp_path):
+    monkeypatch.setenv(datasets.FASHION_MNIST_VARIABLE, str(tmp_path))  # an empty folder: "not installed"
     monkeypatch.setattr(datasets, "installed", lambda module: False)
     with pytest.raises(DatasetError) as info:
         datasets.load("fashion-mnist")

@@ -1,4 +1,4 @@
-"""Distributed training (docs/distributed.md): cluster checks in the fast lane, loopback clusters in the slow one."""
+"""Distributed training (docs/distributed.md): cluster checks in the quick lane, loopback clusters in the slow one."""
 
 import json
 import os
@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from needs import need
 
 from snudeploy import distributed, tfkeras_child
 from snudeploy.cli.main import cli
@@ -79,7 +80,7 @@ def test_distribute_without_tf_keras_exits_2(tmp_path, monkeypatch):
 
 @pytest.mark.train
 def test_the_worker_refuses_keras_3(tmp_path):
-    pytest.importorskip("tensorflow")
+    need("train")
     from snudeploy.checkpoint import legacy_keras
 
     if legacy_keras():

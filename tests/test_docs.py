@@ -3,9 +3,12 @@
 Blocks of one page run in order, in a copy of the repository (so `pip install .` and the documented
 `models/...` paths work), with the installed ``snudeploy`` on PATH. Conventions, visible in the pages:
 
-* ``<!-- docs-test: fast -->`` before a block: it takes seconds, so it also runs in the fast lane
+* ``<!-- docs-test: fast -->`` before a block: it takes seconds, so it also runs in the quick lane
   (on its own; fast blocks do not depend on other blocks);
 * ``<!-- docs-test: ci-run -->`` before a block: ``.ci/run`` runs it verbatim (the Quick start);
+* ``<!-- docs-needs: fashion-mnist nir -->`` under a page's title: its blocks need these (names from
+  tests/needs.py) beyond the README's install; the page's test skips, naming how to get them, where one
+  is absent (fast blocks need nothing more: they run in the quick lane of a bare install);
 * a command line ending in ``# in CI: ARGS`` runs with ARGS appended (smaller settings, said there);
 * ``text`` blocks are sample output and ``console`` blocks commands for the reader's own environment
   (installs into it); neither is run here.
@@ -21,10 +24,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from needs import NEEDS, need
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(?:<!-- docs-test: (?P<how>[\w-]+) -->\n)?```(?P<language>bash|python)\n(?P<code>.*?)```", re.S)
+NEEDS_LINE = re.compile(r"^<!-- docs-needs: (?P<names>[\w -]+) -->$", re.M)
 IN_CI = re.compile(r"^(?P<command>.*?)\s+# in CI: (?P<args>.*)$", re.M)
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "runs", "__pycache__", "*.egg-info", ".pytest_cache",
                                     ".hypothesis", "build", "dist", "node_modules")
@@ -32,6 +37,10 @@ NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "runs", "__pycache__", "*.
 
 def blocks(page: Path) -> list[dict]:
     return [m.groupdict() for m in BLOCK.finditer(page.read_text())]
+
+
+def page_needs(page: Path) -> list[str]:
+    return [name for m in NEEDS_LINE.finditer(page.read_text()) for name in m["names"].split()]
 
 
 def as_run(code: str) -> str:
@@ -66,7 +75,20 @@ def test_fast_blocks_run(page, tmp_path):
 @pytest.mark.train
 @pytest.mark.parametrize("page", [p for p in PAGES if _runnable(p)], ids=lambda p: p.name)
 def test_every_block_runs(page, tmp_path):
+    need(*page_needs(page))
     run_blocks(page, _runnable(page), tmp_path)
+
+
+def test_pages_declare_only_known_needs():
+    unknown = {page.name: set(page_needs(page)) - NEEDS.keys() for page in PAGES}
+    assert not any(unknown.values()), unknown
+
+
+def test_the_testing_page_lists_every_need_and_its_command():
+    rows = {line.split("|")[1].strip(): line for line in (ROOT / "docs" / "testing.md").read_text().splitlines()
+            if line.startswith("| `")}
+    for name, entry in NEEDS.items():
+        assert f"`{entry.how}`" in rows.get(f"`{name}`", ""), name
 
 
 def test_quick_start_is_what_ci_runs():

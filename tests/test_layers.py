@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
-
+from needs import need
 from snu_reference import snu_layer
 
 pytestmark = pytest.mark.train
-tf = pytest.importorskip("tensorflow")
+need("train")
+
+import tensorflow as tf  # noqa: E402
 
 from snudeploy import activations  # noqa: E402
 from snudeploy.errors import ConfigurationError  # noqa: E402

@@ -1,8 +1,8 @@
 """Every shipped reference model (models/manifest.json) loads with the runtime alone and reproduces its card.
 
 The int8 files run integer MatMuls on spikes, checked bit for bit against onnx.reference, so their
-accuracy is the same on every CPU (AVX2 or AVX-512); the float files reproduce their cards within
-0.1 points on any machine (one digits test sample is 0.28 points; no float file has a sample this close).
+accuracy is the same on every CPU (AVX2 or AVX-512); the float files' accuracy may move by one test
+sample between CPUs (see ``card_tolerance``).
 """
 
 import json
@@ -13,9 +13,9 @@ import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
+from needs import need
 
 from snudeploy.cli.main import cli
-from snudeploy.evaluation import test_split
 from snudeploy.runtime import Engine, ReferenceEngine, load_model, rollout
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -65,16 +65,30 @@ def test_int8_file_holds_only_ops_that_no_cpu_can_change(name, file):
     assert cpu_dependent_nodes(onnx.load(str(MODELS / name / file))) == []
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name, file", FILES, ids=[f"{n}/{f}" for n, f in FILES])
+# digits ships with snudeploy and its rows take a second: the quick lane runs them; other data sets are slow
+CARD_ROWS = [pytest.param(n, f, id=f"{n}/{f}", marks=() if MANIFEST[n]["dataset"] == "digits" else pytest.mark.slow)
+             for n, f in FILES]
+
+
+@pytest.mark.parametrize("name, file", CARD_ROWS)
 def test_card_command_reproduces_the_accuracy(name, file, tmp_path):
     """The card's command, `snudeploy run models/NAME/FILE --sequence`, gives the card's accuracy."""
-    try:
-        test_split(load_model(MODELS / name / file).info, MANIFEST[name]["dataset"], limit=1)
-    except Exception as e:  # noqa: BLE001 - a dataset this machine does not have
-        pytest.skip(f"{MANIFEST[name]['dataset']} not available here: {e}")
+    if MANIFEST[name]["dataset"] == "fashion-mnist":
+        need("fashion-mnist")
     out = tmp_path / "run.json"
     result = CliRunner().invoke(cli, ["run", str(MODELS / name / file), "--sequence", "--json", str(out)])
     assert result.exit_code == 0, result.output
-    accuracy = 100 * json.loads(out.read_text())["accuracy"]
-    assert accuracy == pytest.approx(card_accuracies(name)[file], abs=0.1 if ".int8." not in file else 0.005)
+    report = json.loads(out.read_text())
+    assert abs(100 * report["accuracy"] - card_accuracies(name)[file]) <= card_tolerance(file, report["samples"])
+
+
+def card_tolerance(file: str, samples: int) -> float:
+    """How far (in points) a run on this CPU may be from the card's accuracy.
+
+    The card rounds to 0.01 points (0.005). An int8 file adds nothing: its bits are fixed on every CPU
+    (test above). A float file sums in the order of this CPU's kernels, so a membrane within float rounding
+    of its threshold could flip a spike and, rarely, a prediction: allow one test sample (digits 0.28 points,
+    Fashion-MNIST 0.01). Measured: no prediction of a shipped float file changes between ONNX Runtime (AVX-512,
+    batch 1 and 256) and onnx.reference on OpenBLAS's SSE, AVX, AVX2 and AVX-512 kernels (OPENBLAS_CORETYPE).
+    """
+    return 0.005 + (0 if ".int8." in file else 100 / samples)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+tomllib = pytest.importorskip("tomllib", reason="needs Python 3.11+ (tomllib)")
 
 ROOT = Path(__file__).resolve().parents[1]
 

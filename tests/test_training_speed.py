@@ -8,9 +8,12 @@ pipeline must yield the batches of the one-batch-per-hand-over generator it repl
 
 import numpy as np
 import pytest
+from needs import need
 
 pytestmark = pytest.mark.train
-tf = pytest.importorskip("tensorflow")
+need("train")
+
+import tensorflow as tf  # noqa: E402
 
 from test_layers import VARIANTS, _layer_and_input  # noqa: E402
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from needs import need
 from snu_models import model_bytes, snu_layers
 
 from snudeploy.cli.main import cli
@@ -56,7 +57,7 @@ def digits_exports(random_digits_checkpoint, tmp_path_factory):
 @pytest.fixture(scope="session")
 def digits_lstm(tmp_path_factory):
     """A small LSTM baseline on digits with random weights: only its speed matters."""
-    pytest.importorskip("tensorflow")
+    need("train")
     from checkpoints import random_checkpoint
 
     return random_checkpoint(tmp_path_factory.mktemp("lstm") / "checkpoint", (64, 16, 10), model="lstm")

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import onnx
 import pytest
+from needs import need
 from onnx import TensorProto, helper
 
 from snudeploy.bench import schema
@@ -59,7 +60,7 @@ def test_accuracy_json_follows_the_schema_and_formats_agree(invoke, tiny_models,
 
 
 def test_plots_are_written(invoke, tiny_models, tiny_data, tmp_path):
-    pytest.importorskip("matplotlib")
+    need("plots")
     folder = tmp_path / "plots"
     latency = invoke("bench", "latency", tiny_models["step"], tiny_models["sequence"], "--batch", "1,2",
                      "--iters", "2", "--warmup", "0", "--plot", folder)

@@ -38,10 +38,14 @@ def test_accuracy_equals_run_and_keras_on_the_same_encoded_data(invoke, random_d
     keras_accuracy = float(np.mean(rates.argmax(axis=1) == y_test))
 
     assert step_row["samples"] == keras_row["samples"] == len(y_test) == 360
-    assert step_row["accuracy"] == run_accuracy
-    assert step_row["accuracy"] == sequence_row["accuracy"] == step_row["tf_accuracy"] == keras_accuracy
-    assert keras_row["accuracy"] == keras_accuracy and keras_row["format"] == "keras"
-    assert step_row["agreement_with_tf"] >= 0.99 and sequence_row["agreement_with_tf"] >= 0.99
+    assert step_row["accuracy"] == run_accuracy == sequence_row["accuracy"]
+    assert keras_row["accuracy"] == step_row["tf_accuracy"] == keras_accuracy and keras_row["format"] == "keras"
+    # ONNX Runtime and TensorFlow sum in different orders: a membrane within float rounding of its threshold
+    # can flip a spike (the exporter's gate allows 1e-4 of spikes, checked on 64 samples here), so allow 1 % of
+    # predictions to differ; the accuracies then differ by at most the disagreeing fraction.
+    for row in (step_row, sequence_row):
+        assert row["agreement_with_tf"] >= 0.99
+        assert abs(row["accuracy"] - keras_accuracy) <= 1 - row["agreement_with_tf"] + 1e-9
     assert step_row["synops_per_sample"] < step_row["dense_macs_per_sample"]
     assert step_row["spikes_per_sample"] == pytest.approx(keras_row["spikes_per_sample"], rel=0.01)
     assert step_row["anytime_accuracy"][-1] == step_row["accuracy"]

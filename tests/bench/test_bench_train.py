@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from needs import need
 
 from snudeploy.bench import schema, tables
 
@@ -34,7 +35,7 @@ def test_bad_options_exit_2(invoke):
 @pytest.mark.slow
 @pytest.mark.train
 def test_bench_train_times_both_networks_in_one_run(invoke, tmp_path):
-    pytest.importorskip("matplotlib")
+    need("plots")
     out = tmp_path / "train.json"
     result = invoke("bench", "train", "--dataset", "digits", "--epochs", "2", "--limit", "300", "--json", out,
                     "--plot", tmp_path / "plots")

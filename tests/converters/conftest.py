@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from needs import need
 
 VARIANTS = {
     "spiking_leaky_relu": {},
@@ -29,7 +30,7 @@ def digits():
 @pytest.fixture(scope="session")
 def checkpoints(tmp_path_factory):
     """``{variant: checkpoint folder}``."""
-    pytest.importorskip("tensorflow")
+    need("train")
     from checkpoints import random_checkpoint
 
     root = tmp_path_factory.mktemp("checkpoints")

@@ -33,9 +33,9 @@ def test_export_step_prints_a_table_and_writes_json(runner, checkpoints, tmp_pat
 
 @pytest.mark.train
 def test_export_exits_2_when_validation_fails_and_0_with_force(runner, checkpoints, tmp_path, monkeypatch):
-    strict = dataclasses.replace(formats.get("loop"), gates=formats.Gates(prediction_agreement=2.0))
-    monkeypatch.setitem(formats.FORMATS, "loop", strict)
-    args = ["export", str(checkpoints["identity_g"]), "--format", "loop", "--samples", "16"]
+    strict = dataclasses.replace(formats.get("step"), gates=formats.Gates(prediction_agreement=2.0))
+    monkeypatch.setitem(formats.FORMATS, "step", strict)
+    args = ["export", str(checkpoints["identity_g"]), "--format", "step", "--samples", "16"]
     result = runner.invoke(cli, args + ["--out", str(tmp_path / "a")])
     assert result.exit_code == 2, result.output
     assert "FAIL" in result.stdout and "nothing written" in result.stderr
@@ -44,7 +44,7 @@ def test_export_exits_2_when_validation_fails_and_0_with_force(runner, checkpoin
     assert not (tmp_path / "a").exists()
     result = runner.invoke(cli, args + ["--out", str(tmp_path / "b"), "--force"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "b" / "loop.onnx").is_file() and "FAIL" in result.stdout
+    assert (tmp_path / "b" / "step.onnx").is_file() and "FAIL" in result.stdout
 
 
 @pytest.mark.train

@@ -2,14 +2,13 @@
 passes the gates on 200 encoded test images (Debian's dataset-fashion-mnist IDX files)."""
 
 import pytest
-
-from snudeploy.datasets import DEBIAN_FASHION_MNIST
+from needs import need
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="needs Debian's dataset-fashion-mnist")
 def test_all_formats_pass_on_fashion_mnist(tmp_path):
+    need("fashion-mnist")
     from snudeploy import datasets
     from snudeploy.converters import export_files
     from snudeploy.encoding import Encoding

@@ -12,9 +12,11 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from needs import need
 
-nir = pytest.importorskip("nir")
+need("nir")
 
+import nir  # noqa: E402
 import nir_reference  # noqa: E402
 import snu_reference  # noqa: E402
 from converter_helpers import output_spikes, run  # noqa: E402
@@ -119,7 +121,7 @@ def test_inexact_layers_say_why_and_what_the_approximation_does():
 
 @pytest.fixture(scope="module")
 def exact_checkpoints(tmp_path_factory):
-    pytest.importorskip("tensorflow")
+    need("train")
     from checkpoints import random_checkpoint
 
     root = tmp_path_factory.mktemp("nir-checkpoints")

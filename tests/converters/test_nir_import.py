@@ -13,9 +13,11 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from needs import need
 
-nir = pytest.importorskip("nir")
+need("nir")
 
+import nir  # noqa: E402
 import nir_reference  # noqa: E402
 from converter_helpers import output_spikes, run  # noqa: E402
 

@@ -8,6 +8,7 @@ import sys
 
 import onnx
 import pytest
+from needs import need
 
 from snudeploy import interrupts
 
@@ -49,7 +50,8 @@ def test_ctrl_c_during_the_final_renames_says_the_outputs_were_written(tmp_path,
 
 @pytest.mark.train
 def test_ctrl_c_during_tf2onnx_is_not_swallowed(monkeypatch):
-    tf2onnx = pytest.importorskip("tf2onnx")
+    need("train")
+    import tf2onnx
     from snudeploy.converters import tfgraph
 
     swallowed = []

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from needs import need
 from snu_models import model_bytes, snu_layers
 
 from snudeploy.cli.main import cli
@@ -87,7 +88,7 @@ def test_bad_input_exits_2_with_one_line(files, model, args, message):
 
 
 def test_real_digits_test_split(files):
-    pytest.importorskip("sklearn")
+    need("train")
     folder, _ = files
     result = invoke(folder / "step.onnx", "--dataset", "digits", "--limit", 12, "--json", "-")
     assert result.exit_code == 0, result.output

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from implicit_state import ImplicitStateServer, parse
+from needs import need
 
 from snudeploy import extras
 from snudeploy.cli.main import cli
@@ -62,7 +63,7 @@ def test_the_onnxruntime_variant_declares_every_state_pair_as_implicit_state(tmp
 
 def test_configurations_follow_tritons_schema(tmp_path):
     """Triton's own ModelConfig message parses both files (the serve extra brings its protobuf classes)."""
-    pytest.importorskip("tritonclient.grpc")
+    need("serve")
     from google.protobuf import text_format
     from tritonclient.grpc import model_config_pb2
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from needs import need
 
-tritonclient = pytest.importorskip("tritonclient.grpc")
-pytest.importorskip("pytriton")
+need("serve")
 
+import tritonclient.grpc as tritonclient  # noqa: E402
 from tritonclient.grpc.aio import InferenceServerClient  # noqa: E402
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
