@@ -97,6 +97,9 @@ class StreamingSession:
         self._binary = self._model.info.input.binary
         self._io_binding = bool(io_binding)
         self._table = StreamTable({s.input: s.shape for s in self._model.states}, self.classes)
+        info = self._model.info  # an int8 graph reads its layers' spike states as uint8: they must stay 0 or 1
+        self._spike_states = tuple(s.input for s in info.states if info.quantization.int8 and s.kind == "y"
+                                   and info.layers[s.layer].fields.get("activation") == "step")
         self._lock = threading.Lock()
         self._bound: _Bound | None = None
         self._previous: tuple[int, ...] = ()  # the stream set of the last step
@@ -264,6 +267,10 @@ class StreamingSession:
         with self._lock:
             _, slots = self._table.resolve([stream])
             self._table.check(snap)
+            for name in self._spike_states:
+                if not np.isin(snap.states[name], (0.0, 1.0)).all():
+                    raise ConfigurationError(f"The snapshot's {name} holds values other than 0 and 1; this int8 "
+                                             "model's spike states are spikes (its integer products read them).")
             self._change(slots, lambda: self._table.restore(int(slots[0]), snap))
 
     # -- readouts -------------------------------------------------------------------------

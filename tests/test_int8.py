@@ -236,3 +236,16 @@ def test_ptq_of_a_conv_checkpoint_writes_exact_int8_files_and_refuses_average_po
     assert session.input_shape == (8, 8, 1) and session.info.quantization.int8
     with pytest.raises(ConfigurationError, match="average pooling .layer 1.*sum_pool2d"):
         quantize(random_conv_checkpoint(tmp_path / "avg", (8, 8, 1), pool="avg_pool2d"), "ptq", tmp_path / "x")
+
+
+def test_an_int8_model_restores_spike_states_only_as_spikes():
+    session = StreamingSession(int8_model_bytes(snu_layers([16, 12, 4])))
+    a, b = session.open(2)
+    session.step(np.ones((2, 16), np.uint8))
+    snap = session.snapshot(a)
+    snap.states["l0_y"][0] = 0.5
+    with pytest.raises(ConfigurationError, match="l0_y holds values other than 0 and 1"):
+        session.restore(b, snap)
+    snap.states["l0_y"][0] = 1.0
+    snap.states["l0_s"][0] = 0.5  # a membrane potential may be anything finite
+    session.restore(b, snap)
