@@ -33,7 +33,7 @@ class Evaluation:
 
 def evaluate(session: StreamingSession, spikes: np.ndarray, streams: int = 32, sequence: bool = False,
              on_progress=None) -> Evaluation:
-    """Run ``spikes`` [N, T, F] ``streams`` samples at a time: one stream each, stepped T times
+    """Run ``spikes`` [N, T, *input] ``streams`` samples at a time: one stream each, stepped T times
     (or, with ``sequence``, as whole sequences); ``on_progress(n)`` after every group."""
     streams = arguments.limited(streams, "streams", "batch")
     samples, timesteps = spikes.shape[:2]
@@ -41,6 +41,7 @@ def evaluate(session: StreamingSession, spikes: np.ndarray, streams: int = 32, s
     start = time.perf_counter()
     for begin in range(0, samples, streams):
         group = spikes[begin:begin + streams]
+        group = group.reshape(*group.shape[:2], *session.input_shape)  # [S, T, F] flattened steps are fine too
         if sequence:
             counts[begin:begin + len(group)] = session.run(group) * timesteps
         else:

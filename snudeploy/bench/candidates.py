@@ -62,7 +62,8 @@ class StreamStep:
 
     def __init__(self, session: StreamingSession, x: np.ndarray):
         self._session = session
-        self._frames = np.ascontiguousarray(x.transpose(1, 0, 2))
+        self._frames = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(x.shape[1], x.shape[0],
+                                                                           *session.input_shape)
         self._ids = session.open(x.shape[0])
         self._t = 0
 
