@@ -14,21 +14,28 @@ The synaptic current is updated first, so an input reaches ``v`` in the same ste
 snnTorch's ``Synaptic``). Each update is emitted as ``a·v + c·I + d`` with ``a, c, d``
 computed once in float64 and stored as float32; a term that is exactly 0 (or a factor that
 is exactly 1) emits no node. ``Affine`` is ``W x + b``, ``Linear`` ``W x``, ``Scale`` ``s ⊙ x``,
-``Threshold`` ``x > θ`` (a spike), ``Flatten`` passes values through.
+``Threshold`` ``x > θ`` (a spike). ``Conv2d`` is ONNX ``Conv`` (stride, dilation, groups,
+zero padding); ``SumPool2d`` a ``Conv`` of each channel with a kernel of ones (sums of spikes
+are exact), ``AvgPool2d`` that sum divided by the window's size (padding counts, as PyTorch's
+default); ``Flatten`` and inputs of another shape are ``Reshape`` (C order).
 
 The graph follows snudeploy's naming contract (:mod:`snudeploy.metadata`): input ``x``
-``[B, F]``, output ``spikes`` ``[B, C]`` (what the ``Output`` node carries, spikes or
-potentials), and per neuron layer ``l{i}`` one state pair per state variable: ``l{i}_v``
--> ``l{i}_v_next`` (and ``l{i}_i`` for Cuba neurons). An edge that closes a cycle (see
-:mod:`.nir_graph`) is the state ``l{i}_feedback``: its source's output of the previous
-step, on the layer of the first neuron evaluated at or after its target. Layers are the
-neurons in evaluation order, the one that feeds ``Output`` last; when ``Output`` carries
-something else (an ``Affine`` readout, say), a stateless last layer ``output`` describes it.
+``[B, *shape]`` with the ``Input`` node's shape as NIR declares it (channels first: ``[B, C, H, W]``
+for images), output ``spikes`` ``[B, C]`` (what the ``Output`` node carries, spikes or
+potentials, flattened), and per neuron layer ``l{i}`` one state pair per state variable of the
+neuron's shape: ``l{i}_v`` -> ``l{i}_v_next`` (and ``l{i}_i`` for Cuba neurons). An edge that
+closes a cycle (see :mod:`.nir_graph`) is the state ``l{i}_feedback``: its source's output of
+the previous step, on the layer of the first neuron evaluated at or after its target. Layers are
+the neurons in evaluation order, the one that feeds ``Output`` last (its output shape is the
+graph's output, flattened); when ``Output`` carries something else (an ``Affine`` readout, say),
+a stateless last layer ``output`` describes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +98,19 @@ class ImportedModel:
     nodes: int      # ONNX nodes
     size_bytes: int
 
+    def layer_shape(self, layer: int) -> tuple[int, ...]:
+        """Layer ``layer``'s neurons as NIR shapes them (their state's shape; the output shape if stateless)."""
+        state = next((s for s in self.info.states if s.layer == layer and not s.kind.startswith(FEEDBACK)), None)
+        return state.shape if state is not None else self.info.layers[layer].output_shape
+
     def summary(self) -> dict:
-        source = self.info.source or {}
-        return {"file": str(self.path), "dt": source.get("dt"), "features": self.info.features,
-                "classes": self.info.classes, "nodes": self.nodes, "size_kb": round(self.size_bytes / 1024, 1),
-                "layers": [{"layer": i, "node": layer.fields.get("node"), "cell": layer.kind, "units": layer.units,
-                            "states": [s.kind for s in self.info.states if s.layer == i]}
-                           for i, layer in enumerate(self.info.layers)]}
+        source, info = self.info.source or {}, self.info
+        layers = [{"layer": i, "node": layer.fields.get("node"), "cell": layer.kind, "units": layer.units,
+                   "shape": list(self.layer_shape(i)), "states": [s.kind for s in info.states if s.layer == i]}
+                  for i, layer in enumerate(info.layers)]
+        return {"file": str(self.path), "dt": source.get("dt"), "input_shape": list(info.input.shape),
+                "features": info.features, "classes": info.classes, "nodes": self.nodes,
+                "size_kb": round(self.size_bytes / 1024, 1), "layers": layers}
 
 
 def import_nir(path, out, dt: float | None = None, opset: int = DEFAULT_OPSET) -> ImportedModel:
@@ -125,7 +138,7 @@ def import_graph(graph, dt: float | None = None, source: str = "graph", opset: i
     emitter = _Emitter(plan, dt, slots)
     model = emitter.model(states, opset)
     checks.check_onnx(model, "step")
-    info = build_metadata(FORMAT, "step", layers, plan.features, opset, states=tuple(states),
+    info = build_metadata(FORMAT, "step", layers, plan.input_shape, opset, states=tuple(states),
                           encoding=_encoding(plan.metadata, source), dataset=_text(plan.metadata.get("dataset")),
                           producer=_producer(),
                           source={"nir": source, "dt": dt, "discretisation": DISCRETISATION,
@@ -182,26 +195,27 @@ def _layout(plan: Plan):
                              "to stream.")
     carried = _carried(plan)
     layers_of = [n for n in neurons if n != carried] + ([carried] if carried in neurons else [])
-    layers = [Layer(plan.nodes[n].type.lower(), (plan.nodes[n].width,), {"units": plan.nodes[n].width, "node": n})
-              for n in layers_of]
+    last = len(layers_of) - 1 if carried in neurons else None
+    layers = [Layer(plan.nodes[n].type.lower(), (plan.classes,) if i == last else plan.nodes[n].shape,
+                    {"units": plan.nodes[n].width, "node": n}) for i, n in enumerate(layers_of)]
     if carried not in neurons:
         layers.append(Layer("output", (plan.classes,), {"units": plan.classes, "node": carried}))
     states, slots = [], {}
 
-    def add(layer: int, kind: str, units: int, key) -> None:
+    def add(layer: int, kind: str, shape: tuple, key) -> None:
         names = (f"l{layer}_{kind}", f"l{layer}_{kind}_next")
-        states.append(State(layer, kind, *names, (units,)))
+        states.append(State(layer, kind, *names, tuple(shape)))
         slots[key] = names
 
     for i, name in enumerate(layers_of):
         for kind in NEURONS[plan.nodes[name].type].states:
-            add(i, kind, plan.nodes[name].width, ("state", name, kind))
+            add(i, kind, plan.nodes[name].shape, ("state", name, kind))
     order = list(plan.nodes)
     for source, target in plan.feedback:
         after = [n for n in order[order.index(target):] if n in neurons]
         layer = layers_of.index(after[0]) if after else len(layers) - 1
         count = sum(1 for s in states if s.layer == layer and s.kind.startswith(FEEDBACK))
-        add(layer, FEEDBACK + (str(count) if count else ""), plan.nodes[source].width, ("feedback", source, target))
+        add(layer, FEEDBACK + (str(count) if count else ""), plan.nodes[source].shape, ("feedback", source, target))
     return layers, states, slots
 
 
@@ -215,7 +229,9 @@ def _carried(plan: Plan) -> str:
 
 
 class _Emitter:
-    """Builds the ONNX step graph of a :class:`Plan`: nodes, float32 initializers, unique names."""
+    """Builds the ONNX step graph of a :class:`Plan`: nodes, initializers, unique names.
+
+    Every NIR node's output is one tensor ``[B, *node.shape]`` (:attr:`outputs`)."""
 
     def __init__(self, plan: Plan, dt: float, slots: dict):
         self.plan, self.dt, self.slots = plan, dt, slots
@@ -225,20 +241,25 @@ class _Emitter:
     def model(self, states: list[State], opset: int) -> onnx.ModelProto:
         plan = self.plan
         for name, node in plan.nodes.items():
-            inputs = [self.slots[("feedback", s, name)][0] if plan.delayed(s, name) else self.outputs[s]
-                      for s in node.inputs]
+            inputs = [self.shaped(self.slots[("feedback", s, name)][0] if plan.delayed(s, name) else self.outputs[s],
+                                  plan.nodes[s].shape, node.takes, name) for s in node.inputs]
             self.outputs[name] = self.node(node, inputs)
         for source, target in plan.feedback:
             state_out = self.slots[("feedback", source, target)][1]
             self.op("Identity", [self.outputs[source]], f"{source}/feedback", state_out)
-        self.op("Identity", [self.outputs[plan.output]], "spikes", "spikes")
-        batch = lambda name, width: helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", width])  # noqa
-        inputs = [batch("x", plan.features)] + [batch(s.input, s.units) for s in states]
-        outputs = [batch("spikes", plan.classes)] + [batch(s.output, s.units) for s in states]
+        output = plan.nodes[plan.output]
+        if len(output.shape) == 1:
+            self.op("Identity", [self.outputs[plan.output]], "spikes", "spikes")
+        else:
+            self.op("Reshape", [self.outputs[plan.output], self.shape_constant("spikes/shape", (-1,))], "spikes",
+                    "spikes")
+        batch = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", *shape])  # noqa
+        inputs = [batch("x", plan.input_shape)] + [batch(s.input, s.shape) for s in states]
+        outputs = [batch("spikes", (plan.classes,))] + [batch(s.output, s.shape) for s in states]
         return snudeploy_model(self.nodes, "nir_step", inputs, outputs, self.initializers, opset)
 
     def node(self, node, inputs: list[str]) -> str:
-        """Emit NIR node ``node`` on ``inputs`` (edge order); return its output tensor."""
+        """Emit NIR node ``node`` on ``inputs`` (edge order, each of ``node.takes``); return its output tensor."""
         p, name, kind = node.params, node.name, node.type
         if kind == "Input":
             return "x"
@@ -249,14 +270,33 @@ class _Emitter:
             product = self.op("MatMul", [total, self.constant(f"{name}/weight", p["weight"].T)], name)
             bias = p.get("bias")
             return product if bias is None or not bias.any() else self.op(
-                "Add", [product, self.constant(f"{name}/bias", self.widen(bias, node.width))], name)
+                "Add", [product, self.constant(f"{name}/bias", self.widen(bias, node.shape))], name)
         if kind == "Scale":
-            return self.scaled(total, self.widen(p["scale"], node.width), name)
+            return self.scaled(total, self.widen(p["scale"], node.shape), name)
         if kind == "Threshold":
             spike = self.op("Greater", [total, self.constant(f"{name}/threshold", self.widen(p["threshold"],
-                                                                                              node.width))], name)
+                                                                                              node.shape))], name)
             return self.op("Cast", [spike], name, to=TensorProto.FLOAT)
-        return total  # Output and pass-through nodes
+        if kind == "Conv2d":
+            bias = [self.constant(f"{name}/bias", p["bias"])] if p["bias"].any() else []
+            return self.conv(total, self.constant(f"{name}/weight", p["weight"]), bias, node.window, name)
+        if kind in ("SumPool2d", "AvgPool2d"):
+            window, channels = node.window, node.takes[0]
+            ones = self.constant(f"{name}/ones", np.ones((channels, 1, *window.kernel)))
+            summed = self.conv(total, ones, [], dataclasses.replace(window, groups=channels), name)
+            return summed if kind == "SumPool2d" else self.op(
+                "Div", [summed, self.constant(f"{name}/size", np.array(math.prod(window.kernel)))], name)
+        return self.shaped(total, node.takes, node.shape, name)  # Output and pass-through nodes
+
+    def conv(self, x: str, weight: str, bias: list[str], window, hint: str) -> str:
+        return self.op("Conv", [x, weight, *bias], hint, strides=list(window.stride), pads=list(window.pads),
+                       dilations=list(window.dilation), group=window.groups)
+
+    def shaped(self, tensor: str, shape: tuple, wanted: tuple, hint: str) -> str:
+        """``tensor`` ``[B, *shape]`` as ``[B, *wanted]`` (the same values, C order)."""
+        if tuple(shape) == tuple(wanted):
+            return tensor
+        return self.op("Reshape", [tensor, self.shape_constant(f"{hint}/shape", wanted)], hint)
 
     def neuron(self, node, inputs: list[str]) -> str:
         """Each state ``a·v + c·I + d`` in turn (the previous state's value is the next one's I); spike, reset."""
@@ -266,14 +306,14 @@ class _Emitter:
         for k, (kind, (a, c, d)) in enumerate(zip(spec.states, coefficients)):
             state_in, state_out = self.slots[("state", name, kind)]
             last = k == len(spec.states) - 1
-            value = self.integrate(state_in, inputs, *(self.widen(t, node.width) for t in (a, c, d)),
+            value = self.integrate(state_in, inputs, *(self.widen(t, node.shape) for t in (a, c, d)),
                                    f"{name}/{kind}", None if last and spec.spiking else state_out)
             inputs = [value]
         if not spec.spiking:
             return value
-        threshold = self.constant(f"{name}/v_threshold", self.widen(node.params["v_threshold"], node.width))
+        threshold = self.constant(f"{name}/v_threshold", self.widen(node.params["v_threshold"], node.shape))
         spike = self.op("Greater", [value, threshold], name)
-        reset = self.constant(f"{name}/v_reset", self.widen(node.params["v_reset"], node.width))
+        reset = self.constant(f"{name}/v_reset", self.widen(node.params["v_reset"], node.shape))
         self.op("Where", [spike, reset, value], name, state_out)
         return self.op("Cast", [spike], name, to=TensorProto.FLOAT)
 
@@ -302,13 +342,19 @@ class _Emitter:
             total = self.op("Add", [total, term], hint, output if k == len(terms) - 1 else None)
         return total
 
-    def widen(self, values: np.ndarray, width: int) -> np.ndarray:
-        """``values`` as float32 ``[width]`` (scalars broadcast), rounded once from float64."""
-        return np.ascontiguousarray(np.broadcast_to(np.asarray(values, np.float64), (width,)), np.float32)
+    def widen(self, values: np.ndarray, shape: tuple) -> np.ndarray:
+        """``values`` as float32 of ``shape`` (scalars broadcast), rounded once from float64."""
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(values, np.float64), tuple(shape)), np.float32)
 
     def constant(self, hint: str, values: np.ndarray) -> str:
         name = self.unique(hint)
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(values, np.float32), name))
+        return name
+
+    def shape_constant(self, hint: str, shape: tuple) -> str:
+        """A ``Reshape`` target ``[0, *shape]`` (0 keeps the batch axis)."""
+        name = self.unique(hint)
+        self.initializers.append(numpy_helper.from_array(np.array([0, *shape], np.int64), name))
         return name
 
     def op(self, op_type: str, inputs: list[str], hint: str, output: str | None = None, **attributes) -> str:

@@ -30,7 +30,7 @@ ALLOWED = {
     "customop": _SNU | _KINDS | INTEGER_OPS | {"Scan", "ReduceMean", "Shape", "Concat"},
     "loop": _SNU | _KINDS | {"Loop", "And", "Less", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze", "Concat",
                              "ReduceMean"},
-    "nir": {"MatMul", "Add", "Mul", "Greater", "Cast", "Where", "Identity"},  # converters/nir_import.py
+    "nir": {"MatMul", "Add", "Mul", "Greater", "Cast", "Where", "Identity", "Conv", "Div", "Reshape"},  # nir_import.py
     "lstm": {"LSTM", "Squeeze", "Unsqueeze", "Transpose", "ReduceMean"},    # snudeploy/bench/lstm_onnx.py
 }
 CUSTOM_OPS = {"SNUCell", "SNULayer", "SNUConv2DCell", "SNUConv2DLayer"}  # ai.snudeploy nodes, allowed only with their function in the model

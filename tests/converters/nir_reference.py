@@ -2,17 +2,24 @@
 
 Written from NIR's node documentation, independently of ``converters/nir_graph.py`` and
 ``converters/nir_import.py``: each node's continuous-time equation integrated with forward
-Euler at ``dt``, in float64, one time step at a time, on flat float vectors::
+Euler at ``dt``, in float64, one time step at a time, on arrays of NIR's shapes (channels
+first, as PyTorch's; convolution, padding and pooling written out from their definitions)::
 
     Affine     y = W x + b            Linear  y = W x          Scale  y = s * x
-    Threshold  y = x > θ              Flatten y = x
+    Threshold  y = x > θ              Flatten y = x reshaped (start_dim..end_dim joined)
+    Conv2d     y[o] = b[o] + sum over its group's channels c and the window of W[o, c] * x_padded[c]
+               (stride, dilation, zero padding on both sides; 'same': PyTorch's, the odd row at the end)
+    SumPool2d  y = the sum over each window (stride, zero padding)
+    AvgPool2d  y = that sum / (kh * kw) (padding counts, PyTorch's default)
     LIF        v += dt/τ (v_leak - v + r I);  z = v > v_threshold;  v = v_reset where z
     IF         v += dt r I;               z and reset as LIF
     LI / I     as LIF / IF without spike; the output is v
     CubaLIF    i += dt/τ_syn (w_in I - i);  v += dt/τ_mem (v_leak - v + r i);  z and reset as LIF
     CubaLI     as CubaLIF without spike
 
-``I`` is the sum of everything the node's incoming edges carry. Cycles: an edge that leads
+``I`` is the sum of everything the node's incoming edges carry (each read in the shape of the
+first, C order); nodes that need a vector or an image read their input in that shape, and
+parameters hold as many values as a neuron's input or broadcast to it. Cycles: an edge that leads
 back to a node on the current depth-first path from the Input node (edges followed in the
 order they are listed) carries its source's value of the previous step (nothing at t = 0).
 """
@@ -20,6 +27,7 @@ order they are listed) carries its source's value of the previous step (nothing 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 def flatten(graph, prefix=""):
@@ -62,8 +70,55 @@ def back_edges(edges, start):
     return found
 
 
-def _flat(value):
-    return np.asarray(value, np.float64).reshape(-1)
+def _like(value, x):
+    """Parameter ``value`` for an input ``x`` [N, *shape]: as many values reshaped, else broadcast."""
+    value = np.asarray(value, np.float64)
+    return value.reshape(x.shape[1:]) if value.size == np.prod(x.shape[1:]) else value
+
+
+def _pair(value):
+    flat = [int(v) for v in np.asarray(value).reshape(-1)]
+    return flat[0], flat[-1]
+
+
+def _windows(x, kernel, stride, pads, dilation=(1, 1)):
+    """Windows of images x [N, C, H, W] padded with zeros (top, left, bottom, right): [N, C, H', W', kh, kw]."""
+    x = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    span = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    windows = sliding_window_view(x, span, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+    return windows[..., ::dilation[0], ::dilation[1]]
+
+
+def _conv2d(node, x):
+    weight = np.asarray(node.weight, np.float64)
+    out_channels, per_group, kh, kw = weight.shape
+    groups = int(np.asarray(node.groups))
+    stride, dilation = _pair(node.stride), _pair(node.dilation)
+    if isinstance(node.padding, str):
+        totals = [0, 0] if node.padding == "valid" else [d * (k - 1) for d, k in zip(dilation, (kh, kw))]
+        pads = (totals[0] // 2, totals[1] // 2, totals[0] - totals[0] // 2, totals[1] - totals[1] // 2)
+    else:
+        pads = _pair(node.padding) * 2
+    if node.input_shape is not None:
+        x = x.reshape(len(x), per_group * groups, *_pair(node.input_shape))
+    windows = _windows(x, (kh, kw), stride, pads, dilation)
+    outputs = []
+    for g in range(groups):
+        w = weight[g * out_channels // groups:(g + 1) * out_channels // groups]
+        outputs.append(np.einsum("nchwij,ocij->nohw", windows[:, g * per_group:(g + 1) * per_group], w))
+    return np.concatenate(outputs, axis=1) + _like(node.bias, np.zeros((1, out_channels))).reshape(-1, 1, 1)
+
+
+def _pool(node, x, average):
+    kernel, stride, padding = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
+    summed = _windows(x, kernel, stride, padding * 2).sum(axis=(-2, -1))
+    return summed / (kernel[0] * kernel[1]) if average else summed
+
+
+def _flatten(node, x):
+    shape = x.shape[1:]
+    start, end = int(node.start_dim) % len(shape), int(node.end_dim) % len(shape)
+    return x.reshape(len(x), *shape[:start], -1, *shape[end + 1:])
 
 
 def _euler(state, dt, tau, target):
@@ -83,7 +138,8 @@ def run(graph, x, dt):
     start = top_inputs[0]
     delayed = back_edges(edges, start)
     batch, steps = x.shape[:2]
-    x = np.asarray(x, np.float64).reshape(batch, steps, -1)
+    shape = np.asarray(graph.nodes[start].input_type["input"]).reshape(-1)
+    x = np.asarray(x, np.float64).reshape(batch, steps, *shape)
     outputs = {name: [] for name in nodes}
     states = {name: {} for name in nodes}
     previous = {}
@@ -99,7 +155,7 @@ def run(graph, x, dt):
                     continue
                 values = [previous.get(a) if late else current[a] for a, late in sources]
                 values = [v for v in values if v is not None]
-                total = sum(values[1:], values[0]) if values else None
+                total = sum((v.reshape(values[0].shape) for v in values[1:]), values[0]) if values else None
                 current[name] = x[:, t] if name == start else _step(node, total, states[name], dt)
                 progressed = True
             assert progressed, "the graph has a cycle without a back edge"
@@ -111,30 +167,38 @@ def run(graph, x, dt):
 
 def _step(node, total, state, dt):
     kind = type(node).__name__
-    if kind in ("Output", "Input", "Flatten"):
+    if kind in ("Output", "Input"):
         return total
+    if kind == "Flatten":
+        return _flatten(node, total)
+    if kind == "Conv2d":
+        return _conv2d(node, total)
+    if kind in ("SumPool2d", "AvgPool2d"):
+        return _pool(node, total, kind == "AvgPool2d")
     if kind == "Affine":
-        return total @ np.asarray(node.weight, np.float64).T + _flat(node.bias)
+        return total.reshape(len(total), -1) @ np.asarray(node.weight, np.float64).T + _like(node.bias, np.zeros(
+            (1, len(node.weight))))
     if kind == "Linear":
-        return total @ np.asarray(node.weight, np.float64).T
+        return total.reshape(len(total), -1) @ np.asarray(node.weight, np.float64).T
     if kind == "Scale":
-        return total * _flat(node.scale)
+        return total * _like(node.scale, total)
     if kind == "Threshold":
-        return (total > _flat(node.threshold)).astype(np.float64)
+        return (total > _like(node.threshold, total)).astype(np.float64)
     v = state.get("v", np.zeros_like(total))
     if kind in ("LIF", "LI"):
-        v = _euler(v, dt, _flat(node.tau), _flat(node.v_leak) + _flat(node.r) * total)
+        v = _euler(v, dt, _like(node.tau, total), _like(node.v_leak, total) + _like(node.r, total) * total)
     elif kind in ("IF", "I"):
-        v = v + dt * _flat(node.r) * total
+        v = v + dt * _like(node.r, total) * total
     elif kind in ("CubaLIF", "CubaLI"):
-        i = _euler(state.get("i", np.zeros_like(total)), dt, _flat(node.tau_syn), _flat(node.w_in) * total)
+        i = _euler(state.get("i", np.zeros_like(total)), dt, _like(node.tau_syn, total),
+                   _like(node.w_in, total) * total)
         state["i"] = i
-        v = _euler(v, dt, _flat(node.tau_mem), _flat(node.v_leak) + _flat(node.r) * i)
+        v = _euler(v, dt, _like(node.tau_mem, total), _like(node.v_leak, total) + _like(node.r, total) * i)
     else:
         raise NotImplementedError(kind)
     if kind in ("LI", "I", "CubaLI"):
         state["v"] = v
         return v
-    spikes = v > _flat(node.v_threshold)
-    state["v"] = np.where(spikes, _flat(node.v_reset), v)
+    spikes = v > _like(node.v_threshold, total)
+    state["v"] = np.where(spikes, _like(node.v_reset, total), v)
     return spikes.astype(np.float64)

@@ -33,7 +33,7 @@ def test_every_format_equals_the_numpy_oracle(name, format, graph):
     result = rollout(Engine(payload), x)
     last = len(network.layers) - 1
     assert 0.05 < expected[-1].mean() < 0.95  # the output layer spikes, and not always
-    assert np.mean(result.spikes[last] == expected[-1]) >= 0.999  # numpy and ONNX Runtime sum convolutions apart
+    assert np.mean(result.spikes[last] == expected[-1]) >= 0.9999  # numpy and ONNX Runtime sum convolutions apart
     stateful = [i for i, _ in network.stateful()]
     for i, (y, s) in zip(stateful, states):
         np.testing.assert_allclose(result.states[f"l{i}_s"], s, atol=1e-4)

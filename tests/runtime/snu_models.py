@@ -38,9 +38,12 @@ def snu_layers(sizes, seed=0, *, decay=0.9, g="leaky_relu", activation="step", r
 
 
 def conv_network(input_shape=(8, 8, 2), seed=0, *, filters=(4, 6), strides=(1, 2), padding="same",
-                 pool="sum_pool2d", classes=5, decay=0.9, g="leaky_relu") -> Network:
+                 pool="sum_pool2d", classes=5, decay=0.9, g="leaky_relu", margin=1e-3) -> Network:
     """conv -> pool -> conv -> flatten -> dense, with random weights; each threshold is set so that about 30 % of
-    its layer's units spike at the first step of random input spikes (the oracle's own numpy, layer by layer)."""
+    its layer's units spike at the first step of random input spikes (the oracle's own numpy, layer by layer).
+
+    Such a quantile of sums of spikes is itself one of the sums, so float rounding (the order a kernel sums in)
+    decides whether those units spike; ``margin`` is added to every threshold, moving it off them."""
     from snu_reference import conv2d, pool2d
 
     rng = np.random.default_rng(seed)
@@ -57,12 +60,12 @@ def conv_network(input_shape=(8, 8, 2), seed=0, *, filters=(4, 6), strides=(1, 2
         if isinstance(spec, kinds.ConvSNU):
             kernel = rng.normal(0, 1, (*spec.kernel_size, shape[-1], spec.filters)).astype(np.float32)
             projected = conv2d(probe, kernel, spec.strides, spec.padding)
-            weights = {"kernel": kernel, "threshold": np.quantile(projected, 0.7, axis=(0, 1, 2))}
+            weights = {"kernel": kernel, "threshold": np.quantile(projected, 0.7, axis=(0, 1, 2)) + margin}
             probe = (projected > weights["threshold"]).astype(np.float32)
         elif isinstance(spec, kinds.DenseSNU):
             kernel = rng.normal(0, 1, (shape[0], spec.units)).astype(np.float32)
             projected = probe @ kernel
-            weights = {"kernel": kernel, "threshold": np.quantile(projected, 0.7, axis=0)}
+            weights = {"kernel": kernel, "threshold": np.quantile(projected, 0.7, axis=0) + margin}
             probe = (projected > weights["threshold"]).astype(np.float32)
         elif spec.kind == "flatten":
             probe = probe.reshape(len(probe), -1)
