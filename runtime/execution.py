@@ -122,7 +122,7 @@ class BoundBatch:
                 raise self._engine.error(e) from None
         else:
             self._engine.run_bound(self._bindings[parity])
-        self._keep(parity, "step", "it was")
+        self._keep(parity, "step", "it was not applied")
         self._add(self.counts, self.spikes, out=self.counts)
         self.steps += 1
         return self.spikes
@@ -144,7 +144,7 @@ class BoundBatch:
         binding.bind_ortvalue_input(chunks.model.input, ort.OrtValue.ortvalue_from_numpy(x))
         binding.bind_ortvalue_output(chunks.model.spikes, ort.OrtValue.ortvalue_from_numpy(spikes))
         chunks.run_bound(binding)
-        self._keep(parity, "chunk", "none of its steps was")
+        self._keep(parity, "chunk", "none of its steps was applied")
         self._add(self.counts, spikes.sum(axis=1), out=self.counts)
         np.copyto(self.spikes, spikes[:, -1])  # the last step's spikes, as after a step
         self.steps += x.shape[1]
@@ -156,7 +156,7 @@ class BoundBatch:
             following = self._flat[parity ^ 1]
             if not math.isfinite(float(self._dot(following, following))):
                 raise InputValueError(f"This {what} would make a stream's state NaN, Inf or larger than 1e19 (inputs "
-                                      f"or weights too large); {applied} not applied and the state is unchanged.")
+                                      f"or weights too large); {applied} and the state is unchanged.")
         self._parity = parity ^ 1
 
     @property

@@ -88,8 +88,8 @@ def _build(model: onnx.ModelProto, info: ModelInfo, hoist: bool) -> onnx.ModelPr
     local = {s.input for s in states} | set(scanned) | made
     step = helper.make_graph(
         [_renamed(node, {name: PREFIX + name for name in local}) for node in body], "snudeploy_step_body",
-        [_value(PREFIX + s.input) for s in states] + [_value(PREFIX + name, types[name]) for name in scanned],
-        [_value(PREFIX + s.output) for s in states] + [_value(PREFIX + spikes)])
+        [_value(PREFIX + s.input, s.shape) for s in states] + [_value(PREFIX + n, None, types[n]) for n in scanned],
+        [_value(PREFIX + s.output, s.shape) for s in states] + [_value(PREFIX + spikes, info.output_shape)])
 
     def constant(name: str, values) -> str:
         initializers.append(numpy_helper.from_array(np.asarray(values, np.int64), PREFIX + name))
@@ -198,8 +198,9 @@ def _types(model: onnx.ModelProto) -> dict[str, int]:
             if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type}
 
 
-def _value(name: str, elem_type: int = TensorProto.FLOAT) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, elem_type, None)
+def _value(name: str, shape, elem_type: int = TensorProto.FLOAT) -> onnx.ValueInfoProto:
+    """A body input or output: ``[batch, *shape]`` when the shape is known (Scan needs its outputs' shapes)."""
+    return helper.make_tensor_value_info(name, elem_type, None if shape is None else ["batch", *shape])
 
 
 def _unrollable(info: ModelInfo):

@@ -262,7 +262,8 @@ class StreamingSession:
         spikes, states = self._engine.chunk(x32, states) if chunk else self._engine.step(x32, states)
         if not all(np.isfinite(v).all() for v in states.values()):
             raise InputValueError(f"This {'chunk' if chunk else 'step'} would make a stream's state NaN or Inf "
-                                  "(inputs or weights too large); it was not applied and the state is unchanged.")
+                                  f"(inputs or weights too large); {'none of its steps was' if chunk else 'it was not'} "
+                                  "applied and the state is unchanged.")
         self._table.scatter(index, states)
         if chunk:
             self._table.add_counts(index, spikes.sum(axis=1, dtype=np.float64), spikes[:, -1], spikes.shape[1])
