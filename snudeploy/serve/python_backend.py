@@ -36,8 +36,9 @@ class TritonPythonModel:
         session = StreamingSession(folder / parameters["model_file"], providers=parameters["provider"],
                                    threads=int(parameters["threads"]))
         self._input, self._output = session.info.input.name, session.info.outputs.spikes
-        self._zeros = np.zeros((1, session.classes), np.float32)
-        self._streams = SequenceStreams(session, int(parameters["idle_ms"]) / 1000)
+        self._zeros = np.zeros((1, 1, session.classes), np.float32)
+        self._streams = SequenceStreams(session, int(parameters["idle_ms"]) / 1000,
+                                        max_chunk=int(parameters["max_chunk"]))
 
     def execute(self, requests) -> list:
         results = self._streams.step([self._request(r) for r in requests])
@@ -60,5 +61,5 @@ class TritonPythonModel:
             code = (pb.TritonError.NOT_FOUND if isinstance(result, UnknownStreamError) else
                     pb.TritonError.INTERNAL if isinstance(result, InferenceError) else pb.TritonError.INVALID_ARG)
             return pb.InferenceResponse(error=pb.TritonError(f"{type(result).__name__}: {result}", code))
-        spikes = self._zeros if result is None else np.asarray(result, np.float32).reshape(1, -1)
+        spikes = self._zeros if result is None else np.asarray(result, np.float32)[None]  # [1, K, C]
         return pb.InferenceResponse([pb.Tensor(self._output, spikes)])

@@ -1,7 +1,8 @@
 """The real Triton (the [serve] extra's wheel) on loopback ports, serving generated repositories.
 
 One server for the module holds two models: ``tiny`` (16-12-4, 64 sequences per
-instance, 1.5 s idle eviction) and ``digits`` (the shipped reference model).
+instance, 1.5 s idle eviction, chunks of up to 8 steps) and ``digits`` (the shipped
+reference model). Requests carry chunks ``x [1, K, F]``.
 """
 
 import asyncio
@@ -31,12 +32,13 @@ from snudeploy.serve.server import TritonServer  # noqa: E402
 pytestmark = pytest.mark.slow
 DIGITS = Path(__file__).resolve().parents[2] / "models" / "digits-snu" / "step.onnx"
 IDLE_MS = 1500
+MAX_CHUNK = 8
 
 
 @pytest.fixture(scope="module")
 def server(tiny_step, tmp_path_factory):
     root = tmp_path_factory.mktemp("triton")
-    repository.write(tiny_step, root, ServeSettings(name="tiny", max_batch=64, idle_ms=IDLE_MS))
+    repository.write(tiny_step, root, ServeSettings(name="tiny", max_batch=64, idle_ms=IDLE_MS, max_chunk=MAX_CHUNK))
     repository.write(DIGITS, root, ServeSettings(name="digits", max_batch=32))
     with TritonServer(root / "python") as running:
         yield running
@@ -50,7 +52,7 @@ def alone(path, x):
 
 
 def infer(url, corrid, x, start=False, end=False, dtype="FP32", model="tiny"):
-    """One request; its spikes [C], or the server's error message."""
+    """One request of ``x`` [1, K, F]; its spikes [K, C], or the server's error message."""
     async def call():
         connection = InferenceServerClient(url)
         try:
@@ -66,9 +68,9 @@ def infer(url, corrid, x, start=False, end=False, dtype="FP32", model="tiny"):
     return asyncio.run(call())
 
 
-def test_64_interleaved_sequences_each_equal_streaming_alone(server, tiny_step):
+def test_64_interleaved_sequences_in_mixed_chunks_each_equal_streaming_alone(server, tiny_step):
     rng = np.random.default_rng(0)
-    samples, steps = 64, 8
+    samples, steps = 64, 12
     x = (rng.random((samples, steps, 16)) < 0.3).astype(np.float32)
     got = np.zeros((samples, steps, 4), np.float32)
 
@@ -77,12 +79,15 @@ def test_64_interleaved_sequences_each_equal_streaming_alone(server, tiny_step):
 
         async def sequence(i):
             await asyncio.sleep(rng.random() * 0.05)
-            for t in range(steps):
-                value = tritonclient.InferInput("x", [1, 16], "FP32")
-                value.set_data_from_numpy(x[i, t][None])
+            t = 0
+            while t < steps:
+                k = min(int(rng.integers(1, MAX_CHUNK + 1)), steps - t)  # 1 to 8 steps per request
+                value = tritonclient.InferInput("x", [1, k, 16], "FP32")
+                value.set_data_from_numpy(x[i, t:t + k][None])
                 result = await connection.infer("tiny", [value], sequence_id=5000 + i, sequence_start=t == 0,
-                                                sequence_end=t == steps - 1)
-                got[i, t] = result.as_numpy("spikes")[0]
+                                                sequence_end=t + k == steps)
+                got[i, t:t + k] = result.as_numpy("spikes")[0]
+                t += k
                 await asyncio.sleep(rng.random() * 0.003)  # a random interleaving of the 64 sequences
         try:
             await asyncio.gather(*(sequence(i) for i in rng.permutation(samples)))
@@ -97,18 +102,18 @@ def test_64_interleaved_sequences_each_equal_streaming_alone(server, tiny_step):
 def test_start_resets_a_reused_id_and_end_frees_the_stream(server, tiny_step):
     url = server.endpoints.grpc_url
     rng = np.random.default_rng(1)
-    first, second = (rng.random((2, 4, 1, 16)) < 0.5).astype(np.float32)
+    first, second = (rng.random((2, 4, 1, 1, 16)) < 0.5).astype(np.float32)  # one step per request
     for t in range(4):
         infer(url, 77, first[t], start=t == 0)  # left open: no END
-    again = [infer(url, 77, second[t], start=t == 0, end=t == 3) for t in range(4)]
-    np.testing.assert_array_equal(np.stack(again), alone(tiny_step, second[:, 0]))
+    again = [infer(url, 77, second[t], start=t == 0, end=t == 3)[0] for t in range(4)]
+    np.testing.assert_array_equal(np.stack(again), alone(tiny_step, second[:, 0, 0]))
     late = infer(url, 77, second[0])
     assert isinstance(late, str) and "START" in late  # END freed it: a new request must START
 
 
 def test_an_idle_sequence_is_evicted_and_a_late_request_is_refused(server):
     url = server.endpoints.grpc_url
-    x = np.zeros((1, 16), np.float32)
+    x = np.zeros((1, 3, 16), np.float32)
     assert isinstance(infer(url, 88, x, start=True), np.ndarray)
     time.sleep(IDLE_MS / 1000 + 1.0)
     late = infer(url, 88, x)
@@ -118,24 +123,28 @@ def test_an_idle_sequence_is_evicted_and_a_late_request_is_refused(server):
 def test_bad_requests_get_errors_and_other_sequences_are_unaffected(server, tiny_step):
     url = server.endpoints.grpc_url
     rng = np.random.default_rng(2)
-    x = (rng.random((6, 1, 16)) < 0.5).astype(np.float32)
+    x = (rng.random((6, 2, 16)) < 0.5).astype(np.float32)
     good = []
     for t in range(6):
-        good.append(infer(url, 91, x[t], start=t == 0, end=t == 5))
+        good.append(infer(url, 91, x[t][None], start=t == 0, end=t == 5))
         if t == 1:
-            assert infer(url, 92, np.zeros((1, 17), np.float32), start=True).startswith("[request id")  # shape
-            assert "data-type" in infer(url, 93, np.zeros((1, 16)), start=True, dtype="FP64")
-            assert "START" in infer(url, 94, x[t])  # no START
-            nan = infer(url, 95, np.full((1, 16), np.nan, np.float32), start=True)
+            assert infer(url, 92, np.zeros((1, 2, 17), np.float32), start=True).startswith("[request id")  # width
+            assert "unexpected shape" in infer(url, 96, np.zeros((1, 16), np.float32), start=True)  # no K axis
+            assert "data-type" in infer(url, 93, np.zeros((1, 2, 16)), start=True, dtype="FP64")
+            assert "START" in infer(url, 94, x[t][None])  # no START
+            nan = infer(url, 95, np.full((1, 2, 16), np.nan, np.float32), start=True)
             assert "InputValueError" in nan and "NaN" in nan
-    np.testing.assert_array_equal(np.stack(good), alone(tiny_step, x[:, 0]))
+            long = infer(url, 97, np.zeros((1, MAX_CHUNK + 1, 16), np.float32), start=True)
+            assert "InputShapeError" in long and f"at most {MAX_CHUNK} time steps" in long
+    np.testing.assert_array_equal(np.concatenate(good), alone(tiny_step, x.reshape(12, 16)))
 
 
 def test_streaming_the_test_split_gives_the_accuracy_of_snudeploy_run(server, tmp_path):
     info = StreamingSession(DIGITS).info
     split = test_split(info, limit=300)
-    served = client.stream(server.endpoints.grpc_url, "digits", split.spikes, concurrency=24)
+    served = client.stream(server.endpoints.grpc_url, "digits", split.spikes, concurrency=24, chunk=7)
     assert served.errors == [] and served.steps == 300 * split.spikes.shape[1]
+    assert served.requests == 300 * 3  # 20 steps in chunks of 7, 7 and 6
     out = tmp_path / "run.json"
     result = CliRunner().invoke(cli, ["run", str(DIGITS), "--limit", "300", "--json", str(out)])
     assert result.exit_code == 0, result.output
