@@ -168,16 +168,24 @@ def test_cli_start_serves_until_stopped_and_a_taken_port_is_one_line(tiny_step, 
     assert busy.exit_code == 2 and "taken" in busy.output and busy.output.count("\n") == 1
 
 
-def test_bench_serve_reports_triton_beside_in_process(tiny_step, tmp_path):
+def test_bench_serve_reports_triton_beside_in_process_for_each_chunk_size(tiny_step, tmp_path):
     out = tmp_path / "serve.json"
     result = CliRunner().invoke(cli, ["bench", "serve", str(tiny_step), "--sequences", "4", "--steps", "5",
-                                      "--duration", "10", "--json", str(out)])
+                                      "--duration", "10", "--chunk", "2", "--json", str(out)])
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text())
     assert schema.validate(document) == [] and document["kind"] == "serve"
-    rows = {(r["server"], r["batch"]): r for r in document["records"]}
-    assert set(rows) == {("in-process", 4), ("in-process", 1), ("triton", 4)}
-    for row in rows.values():
+    rows = {(r["server"], r["batch"], r["chunk"]): r for r in document["records"]}
+    assert list(rows) == [("in-process", 4, 1), ("in-process", 1, 1), ("triton", 4, 1),
+                          ("in-process", 4, 2), ("in-process", 1, 2), ("triton", 4, 2)]
+    for (server, batch, chunk), row in rows.items():
         assert row["stream_steps"] == 20 and row["errors"] == 0 and not row["capped"]
         assert 0 < row["p50_us"] <= row["p99_us"] and row["throughput"] > 0
-    assert "| triton" in result.output and "stream-steps/s" in result.output
+        calls = -(-5 // chunk) * (4 if batch == 1 or server == "triton" else 1)  # chunks of 2, 2 and 1
+        assert row["samples"] == calls
+        if server == "triton":  # Triton's and the Python model's account of the same requests
+            assert 0 < row["model_us"] <= row["execute_us"] <= row["backend_us"]
+            assert row["queue_us"] >= 0 and 1 <= row["requests_per_execution"] <= 4
+        else:
+            assert row["queue_us"] is row["backend_us"] is row["requests_per_execution"] is None
+    assert "| triton" in result.output and "stream-steps/s" in result.output and "model µs" in result.output
