@@ -130,6 +130,14 @@ SERVE = COMMON + (
                              "in-process rows", nullable=True),
     Field("requests_per_execution", float, "Triton: timed requests per model execution (how many the sequence "
                                            "batcher batched); null for in-process rows", nullable=True),
+    Field("client_cpu_us", float, "Triton: CPU microseconds per timed request of the client (the bench's process: "
+                                  "tritonclient over gRPC); null for in-process rows", nullable=True),
+    Field("server_cpu_us", float, "Triton: CPU microseconds per timed request of the tritonserver process (gRPC "
+                                  "front end, sequence batcher, backend); null for in-process rows", nullable=True),
+    Field("stub_cpu_us", float, "Triton: CPU microseconds per timed request of the Python-backend stubs (the "
+                                "model's process); null for in-process rows", nullable=True),
+    Field("cores", float, "Triton: CPU seconds of client, server and stubs together / wall seconds: the cores the "
+                          "three kept busy; null for in-process rows", nullable=True),
 )
 
 TRAIN = (

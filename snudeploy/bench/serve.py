@@ -15,11 +15,16 @@ duration cap:
   request at a time (:func:`snudeploy.serve.client.stream`); latency is per request as the
   client sees it, throughput is stream-steps per second of wall time.
 
-Triton rows also say where a request's time went on the server, from Triton's own
-statistics for the timed requests: waiting in the sequence batcher's queue, and in the
-backend (inputs to the Python stub, its ``execute``, outputs back), per request; the rest of
-the client's latency is the client, gRPC and Triton's front end. ``requests/execution``
-shows how many requests Triton batched per execution.
+Triton rows also say where a request's time went, for the timed requests: on the server,
+from Triton's own statistics, waiting in the sequence batcher's queue and in the backend
+(inputs to the Python stub, its ``execute``, outputs back), and from the Python model's
+counters (:data:`snudeploy.serve.python_backend.METRICS`) its ``execute`` and the model
+inside it; the rest of the client's latency is the client, gRPC and Triton's front end.
+``requests_per_execution`` shows how many requests Triton batched per execution. Latency
+is not cost: on a machine with few cores the three processes a request passes through
+wait for each other's cores, so the rows also give the CPU time each process spent per
+request (the client, this process; ``tritonserver``; its Python stubs), read from
+``/proc``, and the cores they kept busy together.
 
 The client runs in this process and the server in its own, on the same cores: on a small
 machine the client's share limits the Triton rows. Start-up (model loading) and a warm-up
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import tempfile
 import time
@@ -54,6 +60,8 @@ from .candidates import spike_inputs, streaming_session
 from .tables import short_labels
 
 WARMUP_STEPS = 3  # untimed steps of every sequence first: every batch size the load makes has run
+TRITON_ONLY = ("queue_us", "backend_us", "execute_us", "model_us", "requests_per_execution", "client_cpu_us",
+               "server_cpu_us", "stub_cpu_us", "cores")  # null in in-process rows
 
 
 @dataclass(frozen=True)
@@ -164,8 +172,7 @@ def _in_process(session, x: np.ndarray, batch: int, chunk: int, duration: float)
         session.close(ids)
     return {"framework": "onnxruntime", "server": "in-process", "backend": None, "strategy": None,
             "instances": 1, "batch": batch, "capped": done < samples * steps, "errors": 0,
-            "queue_us": None, "backend_us": None, "execute_us": None, "model_us": None,
-            "requests_per_execution": None,
+            **dict.fromkeys(TRITON_ONLY),
             **_figures(times, done, seconds)}
 
 
@@ -182,10 +189,14 @@ def _triton(plan: ServePlan, x: np.ndarray, on_row=None) -> dict[int, dict]:
                 warm = x[:, :WARMUP_STEPS] if chunk == 1 else x[:, :chunk]
                 client.stream(url, serving.name, warm, concurrency=sequences, first_id=first_id + sequences,
                               chunk=chunk)
-                before = _statistics(server.endpoints, serving.name)
+                before, cpu = _statistics(server.endpoints, serving.name), _cpu(server.pid)
                 result = client.stream(url, serving.name, x, concurrency=plan.sequences, first_id=first_id,
                                        deadline=time.monotonic() + plan.duration, chunk=chunk)
+                cpu = {key: value - cpu[key] for key, value in _cpu(server.pid).items()}
                 server_side = _server_side(before, _statistics(server.endpoints, serving.name))
+                requests = max(len(result.latencies), 1)
+                server_side.update({f"{key}_cpu_us": round(seconds / requests * 1e6, 1) for key, seconds in cpu.items()})
+                server_side["cores"] = round(sum(cpu.values()) / result.seconds, 2) if result.seconds else None
                 rows[chunk] = {"framework": "triton", "server": "triton", "backend": "python",
                                "strategy": serving.strategy, "instances": serving.instances,
                                "batch": serving.max_batch, "errors": len(result.errors),
@@ -231,6 +242,27 @@ def _server_side(before: dict, after: dict) -> dict:
             "execute_us": round((after["execute"] - before["execute"]) / requests, 1),
             "model_us": round((after["model"] - before["model"]) / requests, 1),
             "requests_per_execution": round(requests / executions, 2)}
+
+
+def _cpu(server: int) -> dict[str, float]:
+    """CPU seconds used so far by this process (the client), the ``tritonserver`` process ``server``, and its
+    children (the Python stubs), from ``/proc`` (the wheel's Triton runs on Linux only)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def stat(pid) -> list[str]:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()  # fields from state on: ppid [1], utime [11], stime [12]
+
+    stubs = 0.0
+    for entry in os.listdir("/proc"):
+        try:
+            fields = stat(entry) if entry.isdigit() else None
+        except OSError:  # gone meanwhile
+            continue
+        if fields and int(fields[1]) == server:
+            stubs += (int(fields[11]) + int(fields[12])) / ticks
+    fields = stat(server)
+    return {"client": time.process_time(), "server": (int(fields[11]) + int(fields[12])) / ticks, "stub": stubs}
 
 
 def _figures(seconds_per_call, stream_steps: int, wall: float) -> dict:

@@ -61,21 +61,25 @@ def accuracy(records: list[dict]) -> str:
 
 
 def serve(records: list[dict]) -> str:
-    """One line per way of serving the same load: Triton beside in-process ``StreamingSession`` calls, per chunk size.
-
-    ``queue µs`` and ``backend µs`` are Triton's own account of a request, ``execute µs`` and ``model µs`` the
-    Python model's (see ``schema.SERVE``).
-    """
+    """One line per way of serving the same load: Triton beside in-process ``StreamingSession`` calls, per chunk
+    size; then, for the Triton rows, where a request's time went (see ``schema.SERVE``)."""
     header = ["model", "server", "strategy", "instances", "batch", "chunk", "sequences x steps", "calls", "p50 µs",
-              "p99 µs", "stream-steps/s", "queue µs", "backend µs", "execute µs", "model µs", "req/exec", "errors",
-              "capped"]
+              "p99 µs", "stream-steps/s", "errors", "capped"]
     body = [[r["label"], r["server"], r["strategy"], str(r["instances"]), str(r["batch"]), str(r["chunk"]),
              f"{r['sequences']} x {r['steps']}", str(r["samples"]), _us(r["p50_us"]), _us(r["p99_us"]),
-             f"{r['throughput']:,.0f}", *(_optional(r[k], _us) for k in ("queue_us", "backend_us", "execute_us",
-                                                                          "model_us")),
-             _optional(r["requests_per_execution"], lambda v: f"{v:.1f}"), str(r["errors"]),
-             "yes" if r["capped"] else "no"] for r in records]
-    return render(header, body, "lllrrrrrrrrrrrrrrl")
+             f"{r['throughput']:,.0f}", str(r["errors"]), "yes" if r["capped"] else "no"] for r in records]
+    triton = [r for r in records if r["server"] == "triton"]
+    if not triton:
+        return render(header, body, "lllrrrrrrrrrl")
+    account = ["chunk", "requests/s", "req/exec", "mean µs", "queue µs", "backend µs", "execute µs", "model µs",
+               "CPU µs/req: client", "server", "stub", "cores"]
+    rows = [[str(r["chunk"]), f"{r['samples'] / r['seconds']:,.0f}" if r["seconds"] else "-",
+             _optional(r["requests_per_execution"], lambda v: f"{v:.1f}"), _us(r["mean_us"]),
+             *(_optional(r[k], _us) for k in ("queue_us", "backend_us", "execute_us", "model_us", "client_cpu_us",
+                                               "server_cpu_us", "stub_cpu_us")),
+             _optional(r["cores"], lambda v: f"{v:.2f}")] for r in triton]
+    return (render(header, body, "lllrrrrrrrrrl") + "\nTriton: where a request's time went (per request)\n"
+            + render(account, rows, "rrrrrrrrrrrr"))
 
 
 def _optional(value, form) -> str:
