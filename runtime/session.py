@@ -381,7 +381,7 @@ class StreamingSession:
 
     def _check_steppable(self) -> None:
         fixed = self._model.fixed_timesteps
-        if fixed not in (None, 1):
+        if not self._steppable:
             raise ConfigurationError(f"{self._model.source} ({self._model.info.format} format) has a fixed sequence "
                                      f"length T={fixed}: it runs whole sequences (run()) and chunks of exactly "
                                      f"{fixed} steps, but cannot step one time step; export a step, loop or customop "

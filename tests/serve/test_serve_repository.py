@@ -148,9 +148,12 @@ def test_a_fixed_length_graph_or_bad_settings_are_refused(tmp_path):
 def test_cli_writes_the_repositories_and_reports_errors_in_one_line(tiny_step, tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["serve", "triton", str(tiny_step), "--repo", str(tmp_path / "r"), "--name",
-                                 "tiny", "--strategy", "oldest", "--max-sequences", "32"])
+                                 "tiny", "--strategy", "oldest", "--max-sequences", "32", "--max-chunk", "16"])
     assert result.exit_code == 0, result.output
     assert "python backend" in result.output and (tmp_path / "r/onnxruntime/tiny/1/model.onnx").is_file()
+    assert "up to 16 steps per request" in result.output
+    config = parse((tmp_path / "r/python/tiny/config.pbtxt").read_text())
+    assert {p["key"]: p["value"]["string_value"] for p in config["parameters"]}["max_chunk"] == "16"
     bad = runner.invoke(cli, ["serve", "triton", str(tiny_step), "--repo", str(tmp_path / "s"), "--max-sequences",
                               "4"])
     assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "oldest" in bad.output
