@@ -1,14 +1,18 @@
 """A loaded model on one ONNX Runtime session: every call of the package goes through here.
 
 :class:`Engine` pairs a checked :class:`~.model.LoadedModel` with its session and runs it
-three ways: one step with numpy states (:meth:`Engine.step`), one step on states bound in
-OrtValues (:meth:`Engine.bind`, see :mod:`.execution`), and whole sequences
-(:meth:`Engine.sequence`). Every ONNX Runtime failure becomes a typed error
+four ways: one step with numpy states (:meth:`Engine.step`), one step on states bound in
+OrtValues (:meth:`Engine.bind`, see :mod:`.execution`), whole sequences
+(:meth:`Engine.sequence`), and chunks of K steps from given states in one call
+(:meth:`Engine.chunk`: a sequence graph runs them itself; a step graph is rolled over time by
+an ONNX ``Scan`` built from it at the first chunk, see :mod:`.scan`). Every ONNX Runtime failure becomes a typed error
 (:class:`~snudeploy.errors.InferenceError`, or :class:`~snudeploy.errors.RunTimeoutError`
 when a call ran past ``run_timeout`` seconds); a failed call changes no state.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import onnxruntime as ort
@@ -44,6 +48,8 @@ class Engine:
         self.state_inputs = tuple(s.input for s in states)
         self.state_outputs = tuple(s.output for s in states)
         self._step_fetch = [self.model.spikes, *self.state_outputs]
+        self._rolled: Engine | None = None  # the chunk engine of a step graph, made at the first chunk
+        self._rolling = threading.Lock()
 
     @property
     def info(self):
@@ -105,6 +111,29 @@ class Engine:
         rates = [self.model.rates] if self.model.rates else []
         fetched = self.run(self._step_fetch + rates, {self.model.input: x, **states})
         return fetched[0], (fetched[-1] if rates else None), dict(zip(self.state_inputs, fetched[1:len(self._step_fetch)]))
+
+    def chunk(self, x: np.ndarray, states: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """K consecutive steps ``x [B, K, *input shape]`` float32 from ``states`` in one ONNX Runtime call.
+
+        Returns:
+            (output spikes [B, K, C], the states after step K).
+        """
+        engine = self.chunks
+        fetched = engine.run(engine._step_fetch, {engine.model.input: x, **states})
+        return fetched[0], dict(zip(self.state_inputs, fetched[1:]))
+
+    @property
+    def chunks(self) -> "Engine":
+        """The engine that runs chunks: this one for a sequence graph; for a step graph, the step
+        graph rolled over time by ``Scan`` (:func:`.scan.rolled`) on its own session, made once."""
+        if self.model.sequence:
+            return self
+        with self._rolling:
+            if self._rolled is None:
+                from .scan import rolled
+
+                self._rolled = Engine(rolled(self.model), self.settings, self.run_timeout)
+            return self._rolled
 
     def bind(self, batch: int):
         """A :class:`~.execution.BoundBatch` of ``batch`` streams on this session."""

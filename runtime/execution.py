@@ -9,6 +9,11 @@ states (NaN and Inf propagate through it) tells whether the step may be kept. Th
 flips only after a step succeeded and its states are finite, so a failed, stopped or
 overflowing call leaves the current state where it was.
 
+A bound batch also takes chunks of K steps (:meth:`BoundBatch.chunk`): the chunk engine's
+session (:meth:`.engine.Engine.chunks`) is bound to the same two state buffer sets, so the
+streams' states stay where they are whether they are stepped or chunked; only the input and
+the spikes ``[B, K, ...]`` are bound anew each call, around the caller's arrays.
+
 The batch also counts its own output spikes and steps; :meth:`BoundBatch.take_counts`
 hands them to the stream table when a readout or another call needs them.
 """
@@ -57,21 +62,28 @@ class BoundBatch:
             spikes_value = ort.OrtValue.ortvalue_from_numpy(self._spikes)
             values = [{s.input: ort.OrtValue.ortvalue_from_shape_and_type((batch, *s.shape), np.float32, device, 0)
                        for s in model.states} for _ in range(2)]
-        self._bindings = []
-        for current, following in ((values[0], values[1]), (values[1], values[0])):
-            binding = engine.session.io_binding()
-            binding.bind_ortvalue_input(model.input, x_value)
-            for s in model.states:
-                binding.bind_ortvalue_input(s.input, current[s.input])
-                binding.bind_ortvalue_output(s.output, following[s.input])
-            binding.bind_ortvalue_output(model.spikes, spikes_value)
-            self._bindings.append(binding)
         self._x_value, self._views, self._values = x_value, views, values
+        self._bindings = self._state_bindings(engine.session)
+        for binding in self._bindings:
+            binding.bind_ortvalue_input(model.input, x_value)
+            binding.bind_ortvalue_output(model.spikes, spikes_value)
+        self._chunk_bindings = None  # made at the first chunk
         self._parity = 0  # set [parity] holds the current state
         self._untimed = engine.run_timeout is None
         self._run, self._dot, self._add = engine.session.run_with_iobinding, np.dot, np.add
         self.counts = np.zeros((batch, info.classes), np.float32)  # exact: flushed before 2**24 steps
         self.steps = 0
+
+    def _state_bindings(self, session) -> list:
+        """Two IOBindings of ``session``: state set 0 -> set 1, and set 1 -> set 0."""
+        bindings = []
+        for current, following in ((self._values[0], self._values[1]), (self._values[1], self._values[0])):
+            binding = session.io_binding()
+            for s in self._engine.model.states:
+                binding.bind_ortvalue_input(s.input, current[s.input])
+                binding.bind_ortvalue_output(s.output, following[s.input])
+            bindings.append(binding)
+        return bindings
 
     @property
     def bindings(self) -> tuple:
@@ -110,15 +122,42 @@ class BoundBatch:
                 raise self._engine.error(e) from None
         else:
             self._engine.run_bound(self._bindings[parity])
-        if self._host:
-            following = self._flat[parity ^ 1]
-            if not math.isfinite(float(self._dot(following, following))):
-                raise InputValueError("This step would make a stream's state NaN, Inf or larger than 1e19 (inputs "
-                                      "or weights too large); it was not applied and the state is unchanged.")
-        self._parity = parity ^ 1
+        self._keep(parity, "step", "it was not applied")
         self._add(self.counts, self.spikes, out=self.counts)
         self.steps += 1
         return self.spikes
+
+    def chunk(self, x: np.ndarray) -> np.ndarray:
+        """K steps of ``x [B, K, *input shape]`` (float32, C-contiguous) in one call; return the output
+        spikes ``[B, K, C]`` (a new array). Counts them.
+
+        Raises:
+            InputValueError: a step would make a state NaN or Inf (nothing changes).
+            InferenceError: ONNX Runtime failed (nothing changes).
+        """
+        chunks = self._engine.chunks
+        if self._chunk_bindings is None:
+            self._chunk_bindings = self._state_bindings(chunks.session)
+        parity = self._parity
+        binding = self._chunk_bindings[parity]
+        spikes = np.empty((*x.shape[:2], *self.spikes.shape[1:]), np.float32)
+        binding.bind_ortvalue_input(chunks.model.input, ort.OrtValue.ortvalue_from_numpy(x))
+        binding.bind_ortvalue_output(chunks.model.spikes, ort.OrtValue.ortvalue_from_numpy(spikes))
+        chunks.run_bound(binding)
+        self._keep(parity, "chunk", "none of its steps was applied")
+        self._add(self.counts, spikes.sum(axis=1), out=self.counts)
+        np.copyto(self.spikes, spikes[:, -1])  # the last step's spikes, as after a step
+        self.steps += x.shape[1]
+        return spikes
+
+    def _keep(self, parity: int, what: str, applied: str) -> None:
+        """Make the states a call wrote into set ``parity ^ 1`` current, unless one is not finite (host only)."""
+        if self._host:
+            following = self._flat[parity ^ 1]
+            if not math.isfinite(float(self._dot(following, following))):
+                raise InputValueError(f"This {what} would make a stream's state NaN, Inf or larger than 1e19 (inputs "
+                                      f"or weights too large); {applied} and the state is unchanged.")
+        self._parity = parity ^ 1
 
     @property
     def counts_due(self) -> bool:

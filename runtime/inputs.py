@@ -28,6 +28,31 @@ def dims(shape) -> tuple[tuple[str, int], ...]:
     return tuple(zip(names, shape))
 
 
+def chunk_ranks(shape) -> frozenset[int]:
+    """The ranks of an input that holds chunks ``[S, K, *shape]`` of K steps per stream, not one step ``[S, *shape]``.
+
+    A chunk has one axis more than a step. Per-step inputs may also come flattened: ``[S, F]``
+    is a step and ``[S, K, F]`` a chunk, the latter only for inputs of rank 3 or more (for a
+    2-D input ``[A, B]``, rank 3 is a step ``[S, A, B]``, so its chunks come as ``[S, K, A, B]``).
+    """
+    rank = len(tuple(shape))
+    return frozenset({rank + 2} | ({3} if rank >= 3 else set()))
+
+
+def step_ranks(shape) -> frozenset[int]:
+    """The ranks of an input that holds one step ``[S, *shape]`` (or ``[S, F]`` flattened)."""
+    rank = len(tuple(shape))
+    return frozenset({rank + 1} | ({2} if rank >= 2 else set()))
+
+
+def as_array(x) -> np.ndarray:
+    """``x`` (an array or nested lists) as a numpy array; :class:`InputShapeError` when it is ragged."""
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        raise InputShapeError(f"Expected an array of numbers, got a ragged sequence ({e}).") from None
+
+
 def check(x, dims: tuple[tuple[str, int | None], ...], step: int = 1) -> np.ndarray:
     """Return ``x`` as an array after checking its dtype and shape.
 
@@ -45,14 +70,14 @@ def check(x, dims: tuple[tuple[str, int | None], ...], step: int = 1) -> np.ndar
     try:
         array = np.asarray(x)
     except (ValueError, TypeError) as e:  # ragged nested lists
-        raise InputShapeError(f"Expected input of shape {_describe(dims)}, got a ragged sequence ({e}).") from None
+        raise InputShapeError(f"Expected input of shape {describe(dims)}, got a ragged sequence ({e}).") from None
     if array.dtype.kind not in "biuf":
-        raise InputDTypeError(f"Expected spikes (bool/int) or real values (float) of shape {_describe(dims)}, "
+        raise InputDTypeError(f"Expected spikes (bool/int) or real values (float) of shape {describe(dims)}, "
                               f"got dtype {array.dtype}.")
     if not _fits(array.shape, dims):
         flat = _flattened(array, dims, step)
         if flat is None:
-            raise InputShapeError(f"Expected input of shape {_describe(dims)}, got shape {list(array.shape)}.")
+            raise InputShapeError(f"Expected input of shape {describe(dims)}, got shape {list(array.shape)}.")
         array = flat
     return array
 
@@ -100,7 +125,7 @@ def to_float32(array: np.ndarray, binary: bool = False) -> np.ndarray:
     return converted
 
 
-def _describe(dims) -> str:
+def describe(dims) -> str:
     return "[" + ", ".join(name if size is None else f"{name}={size}" for name, size in dims) + "]"
 
 

@@ -12,7 +12,7 @@ from .. import arguments
 from ..errors import ConfigurationError, InputShapeError, InputValueError, UnknownStreamError
 from .engine import Engine
 from .execution import BoundBatch
-from .inputs import check, copy_into, dims, to_float32
+from .inputs import as_array, check, chunk_ranks, copy_into, describe, dims, step_ranks, to_float32
 from .providers import SessionSettings
 from .rollout import rollout
 from .streams import StreamSnapshot, StreamTable
@@ -31,10 +31,12 @@ class StreamingSession:
     """Stateful spiking inference for many independent streams of one snudeploy ONNX model.
 
     Shapes: ``step(x [S, *input]) -> spikes [S, C]`` for the S streams named (default: every
-    open stream, in open order); ``run(x [N, T, *input]) -> rates [N, C]``; readouts give one
-    row per stream. ``input`` is the model's per-step input shape (``[F]`` features, or
-    ``[H, W, C]`` channels last for convolutional networks; the same values flattened into
-    ``[F]`` are accepted too); C output classes; spikes as bool/int arrays or real values.
+    open stream, in open order), or a chunk of K consecutive steps of each of them,
+    ``step(x [S, K, *input]) -> spikes [S, K, C]``; ``run(x [N, T, *input]) -> rates [N, C]``;
+    readouts give one row per stream. ``input`` is the model's per-step input shape (``[F]``
+    features, or ``[H, W, C]`` channels last for convolutional networks; the same values
+    flattened into ``[F]`` are accepted too); C output classes; spikes as bool/int arrays or
+    real values.
 
     Every stream carries, per layer, the states (y, s) of the SNU equations, starting at zero::
 
@@ -53,12 +55,18 @@ class StreamingSession:
     a stream stepped from two threads sees both steps, in that order. ``run`` touches no
     stream state and runs concurrently with everything (ONNX Runtime sessions allow that).
 
+    A chunk costs one ONNX Runtime call: a sequence graph runs it directly (T = K); a step
+    graph is rolled over time by an ONNX ``Scan`` built from it at the first chunk
+    (:mod:`snudeploy.runtime.scan`). Either way the streams end where K single steps would
+    have left them, and a chunk is applied whole or not at all.
+
     Errors: every argument is checked before any state changes, so a call that raises
     (bad shape, dtype, NaN/Inf, unknown stream, foreign snapshot) leaves all streams as
     they were; so does a call that ONNX Runtime fails or that runs past ``run_timeout``.
 
     Args:
         path_or_bytes: a snudeploy ONNX file (any format, step or sequence graph) or its bytes.
+            Sequence graphs of a fixed T (unrolled) step only when T = 1 and take chunks of K = T.
         providers: "cpu", "cuda" (falls back to CPU with one ProviderFallbackWarning),
             "auto" (CUDA when usable) or an explicit list of ONNX Runtime provider names.
         threads: intra-op threads of ONNX Runtime; None leaves its default (all cores).
@@ -94,6 +102,9 @@ class StreamingSession:
         self._engine = Engine(path_or_bytes, settings, run_timeout, bool(trust_operators), bool(check_digest))
         self._model = self._engine.model
         self._input_dims = dims(self._model.info.input.shape)
+        self._step_ranks = step_ranks(self._model.info.input.shape)
+        self._chunk_ranks = chunk_ranks(self._model.info.input.shape)
+        self._steppable = self._model.fixed_timesteps in (None, 1)
         self._binary = self._model.info.input.binary
         self._io_binding = bool(io_binding)
         self._table = StreamTable({s.input: s.shape for s in self._model.states}, self.classes)
@@ -169,25 +180,39 @@ class StreamingSession:
     # -- inference ------------------------------------------------------------------------
 
     def step(self, x, streams=None) -> np.ndarray:
-        """Advance ``streams`` by one time step; the others are untouched.
+        """Advance ``streams`` by one time step, or by a chunk of K steps; the others are untouched.
 
         Args:
-            x: ``[len(streams), *input shape]``, row i for the i-th stream named.
+            x: one step ``[len(streams), *input shape]``, row i for the i-th stream named; or a
+                chunk ``[len(streams), K, *input shape]``, K >= 1 consecutive steps of each stream
+                (a chunk has one axis more than a step; flattened inputs: see
+                :func:`~snudeploy.runtime.inputs.chunk_ranks`).
             streams: stream ids (or one id); None steps every open stream in open order.
 
         Returns:
-            That step's output spikes ``[len(streams), C]`` float32.
+            The step's output spikes ``[len(streams), C]``, or the chunk's ``[len(streams), K, C]``,
+            float32.
         """
+        if type(x) is not np.ndarray:
+            x = as_array(x)
         with self._lock:
             bound = self._bound
-            if bound is not None and self._names_bound(streams, bound):  # the hot path: a few checks, one call
+            if bound is not None and self._names_bound(streams, bound):
                 batch = bound.batch
-                copy_into(x, batch.x, self._binary)
-                spikes = batch.step().copy()
-                if batch.counts_due:
-                    self._sync()
-                return spikes
-            return self._step_resolving(x, streams)
+                if x.ndim == batch.x.ndim and self._steppable:  # the hot path: a few checks, one call
+                    copy_into(x, batch.x, self._binary)
+                    spikes = batch.step().copy()
+                    if batch.counts_due:
+                        self._sync()
+                    return spikes
+                if x.ndim in self._chunk_ranks:
+                    return self._run_bound(batch, self._checked_chunk(x, batch.size), True)
+            ids, slots = self._table.resolve(streams)
+            if not ids:
+                raise UnknownStreamError("No streams to step: open some with open() first.")
+            if x.ndim in self._chunk_ranks:
+                return self._advance(self._checked_chunk(x, len(ids)), ids, slots, chunk=True)
+            return self._advance(self._checked_step(x, len(ids)), ids, slots, chunk=False)
 
     def _names_bound(self, streams, bound: _Bound) -> bool:
         """Whether ``streams`` names exactly the bound streams, in their order (cheap; False when unsure)."""
@@ -200,34 +225,66 @@ class StreamingSession:
                                                     else all(type(s) is int for s in streams))
         return False
 
-    def _step_resolving(self, x, streams) -> np.ndarray:
-        """A step of a stream set that is not bound yet: resolve, check, gather, run, scatter (or bind)."""
+    def _checked_step(self, x: np.ndarray, streams: int) -> np.ndarray:
+        """``x`` checked as one step ``[streams, *input shape]`` and converted to float32; change nothing."""
+        if x.ndim not in self._step_ranks:
+            raise InputShapeError(f"Expected one step {describe((('streams', streams), *self._input_dims))} or a "
+                                  f"chunk {describe((('streams', streams), ('steps', None), *self._input_dims))}, "
+                                  f"got shape {list(x.shape)}.")
         self._check_steppable()
-        ids, slots = self._table.resolve(streams)
-        if not ids:
-            raise UnknownStreamError("No streams to step: open some with open() first.")
-        x32 = to_float32(check(x, (("streams", len(ids)), *self._input_dims), len(self._input_dims)), self._binary)
+        return to_float32(check(x, (("streams", streams), *self._input_dims), len(self._input_dims)), self._binary)
+
+    def _checked_chunk(self, x: np.ndarray, streams: int) -> np.ndarray:
+        """``x`` checked as a chunk ``[streams, K, *input shape]`` and converted to float32; change nothing."""
+        named = (("streams", streams), ("steps", self._model.fixed_timesteps), *self._input_dims)
+        array = check(x, named, len(self._input_dims))
+        steps = array.shape[1]
+        if steps < 1:
+            raise InputShapeError(f"A chunk holds at least one step per stream, got shape {list(x.shape)} (K = 0).")
+        if steps > arguments.LIMITS["timesteps"]:
+            raise InputShapeError(f"A chunk holds at most {arguments.LIMITS['timesteps']:,} steps per stream, got "
+                                  f"K = {steps:,}.")
+        return to_float32(array, self._binary)
+
+    def _advance(self, x32: np.ndarray, ids: list[int], slots: np.ndarray, chunk: bool) -> np.ndarray:
+        """Advance streams ``ids`` (table rows ``slots``) by the checked step ``x32 [S, *input]`` or chunk
+        ``x32 [S, K, *input]``: on their bound batch, on a new binding of a set stepped twice in a row,
+        or from their gathered states (written back only when the call succeeded with finite states)."""
         key = tuple(ids)
         if self._bound is not None and key == self._bound.ids:  # ids given as numpy ints, say
-            copy_into(x32, self._bound.batch.x)
-            return self._bound.batch.step().copy()
+            return self._run_bound(self._bound.batch, x32, chunk)
         self._unbind()
         index = self._table.index(slots)
         states = self._table.gather(index)
         if self._io_binding and key == self._previous:  # a repeated set: bind it
             batch = self._engine.bind(len(ids))
             batch.load(states)
-            copy_into(x32, batch.x)
-            spikes = batch.step().copy()
+            spikes = self._run_bound(batch, x32, chunk)
             self._bound = _Bound(batch, key, slots, index)
             return spikes
-        spikes, states = self._engine.step(x32, states)
+        spikes, states = self._engine.chunk(x32, states) if chunk else self._engine.step(x32, states)
         if not all(np.isfinite(v).all() for v in states.values()):
-            raise InputValueError("This step would make a stream's state NaN or Inf (inputs or weights too large); "
-                                  "it was not applied and the state is unchanged.")
+            raise InputValueError(f"This {'chunk' if chunk else 'step'} would make a stream's state NaN or Inf "
+                                  f"(inputs or weights too large); {'none of its steps was' if chunk else 'it was not'} "
+                                  "applied and the state is unchanged.")
         self._table.scatter(index, states)
-        self._table.record(index, spikes)
+        if chunk:
+            self._table.add_counts(index, spikes.sum(axis=1, dtype=np.float64), spikes[:, -1], spikes.shape[1])
+        else:
+            self._table.record(index, spikes)
         self._previous = key
+        return spikes
+
+    def _run_bound(self, batch: BoundBatch, x32: np.ndarray, chunk: bool) -> np.ndarray:
+        """One step or chunk of a bound batch; its spike counters move to the table before they could round
+        (a batch not yet bound cannot be due: one chunk is at most LIMITS["timesteps"] < FLUSH_STEPS steps)."""
+        if chunk:
+            spikes = batch.chunk(x32)
+        else:
+            copy_into(x32, batch.x)
+            spikes = batch.step().copy()
+        if batch.counts_due:
+            self._sync()
         return spikes
 
     def run(self, x, batch_size: int = 1024) -> np.ndarray:
@@ -331,10 +388,11 @@ class StreamingSession:
 
     def _check_steppable(self) -> None:
         fixed = self._model.fixed_timesteps
-        if fixed not in (None, 1):
+        if not self._steppable:
             raise ConfigurationError(f"{self._model.source} ({self._model.info.format} format) has a fixed sequence "
-                                     f"length T={fixed}: it runs whole sequences (run()) but cannot step one time "
-                                     "step; export a step, loop or customop model to stream.")
+                                     f"length T={fixed}: it runs whole sequences (run()) and chunks of exactly "
+                                     f"{fixed} steps, but cannot step one time step; export a step, loop or customop "
+                                     "model to stream.")
 
     def _holds_any(self, slots: np.ndarray) -> bool:
         """Whether the bound batch holds the state of any of ``slots``."""

@@ -58,13 +58,19 @@ def spike_inputs(batch: int, timesteps: int, features: int, max_spikes: float, s
 
 
 class StreamStep:
-    """One ``StreamingSession.step`` of ``batch`` open streams, cycling through the frames of ``x [B, T, F]``."""
+    """One ``StreamingSession.step`` of ``batch`` open streams, cycling through the frames of ``x [B, T, F]``
+    one step at a time, or ``chunk`` steps at a time (T a multiple of ``chunk``)."""
 
-    def __init__(self, session: StreamingSession, x: np.ndarray):
+    def __init__(self, session: StreamingSession, x: np.ndarray, chunk: int = 1):
+        batch, timesteps = x.shape[:2]
+        shape = session.input_shape  # the session's fast path takes frames in the model's input shape
+        if chunk == 1:
+            self._frames = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(timesteps, batch, *shape)
+        else:  # [T / K chunks, B, K, *input]
+            self._frames = np.ascontiguousarray(x.reshape(batch, timesteps // chunk, chunk, -1).transpose(1, 0, 2, 3)
+                                                ).reshape(timesteps // chunk, batch, chunk, *shape)
         self._session = session
-        self._frames = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(x.shape[1], x.shape[0],
-                                                                           *session.input_shape)
-        self._ids = session.open(x.shape[0])
+        self._ids = session.open(batch)
         self._t = 0
 
     def __call__(self):

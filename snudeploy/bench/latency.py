@@ -5,7 +5,13 @@ the TensorFlow and LSTM baselines, round-robin in short bursts (:mod:`.interleav
 ratios within a group hold on a noisy machine. Step graphs are timed per step
 (``StreamingSession.step``) and, with ``--sequence T``, over whole sequences
 (``StreamingSession.run`` rolls them); sequence graphs are timed over whole sequences of
-T = ``--sequence`` or, without it, the model's T (its encoding's).
+T = ``--sequence`` or, without it, the model's T (its encoding's). With ``--chunk K``,
+models that stream (step graphs, free-T sequence graphs) are also timed per chunk of K
+steps (``StreamingSession.step`` on ``[B, K, F]``), and a free-T sequence graph per step
+too. Each chunk row has a baseline row, K single ``step`` calls timed as one call (mode
+``steps``): a chunk's ``/ steps`` is its p50 over that row's. Timing the K steps together,
+rather than multiplying one step's p50 by K, keeps the two exposed alike to a busy
+machine's interruptions, which land on long calls more often than on short ones.
 
 TensorFlow fixes its thread count once per process, so the TensorFlow rows (``--tf``,
 ``--lstm``) run with the first ``--threads`` value only; rows at other thread counts get no
@@ -58,6 +64,7 @@ class LatencyPlan:
     sequence: int | None
     tf: Path | None
     lstm: Path | None
+    chunk: int | None = None
 
     def groups(self) -> list[tuple[int, int]]:
         """(threads, batch) of each group, in run order."""
@@ -70,7 +77,7 @@ class LatencyPlan:
     def settings(self) -> dict:
         return {"models": [str(t.path) for t in self.targets], "batches": list(self.batches),
                 "threads": list(self.threads), "providers": list(self.providers), "warmup": self.warmup,
-                "iters": self.iters, "burst": BURST, "sequence": self.sequence,
+                "iters": self.iters, "burst": BURST, "sequence": self.sequence, "chunk": self.chunk,
                 "tf": str(self.tf) if self.tf else None, "lstm": str(self.lstm) if self.lstm else None,
                 "statistic": "p50 (ratios), mean (throughput)"}
 
@@ -104,7 +111,7 @@ def parse_providers(text: str) -> tuple[str, ...]:
 
 
 def plan(models, batches: str = "1", threads: str = "1", providers: str = "cpu", warmup: int = 10,
-         iters: int = 200, sequence: int | None = None, tf=None, lstm=None) -> LatencyPlan:
+         iters: int = 200, sequence: int | None = None, tf=None, lstm=None, chunk: int | None = None) -> LatencyPlan:
     """Check every input and describe the run; raise a :class:`SnudeployError` on bad input."""
     if not models:
         raise ConfigurationError("Give at least one MODEL.onnx to time.")
@@ -113,13 +120,14 @@ def plan(models, batches: str = "1", threads: str = "1", providers: str = "cpu",
     warmup = arguments.integer(warmup, "--warmup", 0, 100_000)
     iters = arguments.integer(iters, "--iters", 1, 1_000_000)
     sequence = arguments.optional_integer(sequence, "--sequence", 1, arguments.LIMITS["timesteps"])
-    targets = tuple(_target(Path(m), label, sequence) for m, label in zip(models, short_labels(models)))
+    chunk = arguments.optional_integer(chunk, "--chunk", 1, arguments.LIMITS["timesteps"])
+    targets = tuple(_target(Path(m), label, sequence, chunk) for m, label in zip(models, short_labels(models)))
     features = {t.info.features for t in targets}
     for option, checkpoint, kind in (("--tf", tf, "snu"), ("--lstm", lstm, "lstm")):
         if checkpoint is not None:
             _check_checkpoint(option, Path(checkpoint), kind, features)
     return LatencyPlan(targets, batch_list, thread_list, provider_list, int(warmup), int(iters), sequence,
-                       Path(tf) if tf else None, Path(lstm) if lstm else None)
+                       Path(tf) if tf else None, Path(lstm) if lstm else None, chunk)
 
 
 def run(plan: LatencyPlan, on_round=None) -> dict:
@@ -153,18 +161,21 @@ def run(plan: LatencyPlan, on_round=None) -> dict:
             "environment": env, "records": records, "warnings": warnings}
 
 
-def _target(path: Path, label: str, sequence: int | None) -> Target:
-    info = load_model(path).info  # checks the file fully, fails fast
+def _target(path: Path, label: str, sequence: int | None, chunk: int | None = None) -> Target:
+    loaded = load_model(path)  # checks the file fully, fails fast
+    info = loaded.info
     encoded_t = info.encoding.timesteps if info.encoding else None
+    streams = info.graph == "step" or loaded.fixed_timesteps is None  # steps and chunks of any K
+    chunked = (("step", 1), ("chunk", chunk)) if chunk and streams else ()
     if info.graph == "step":
-        modes = (("step", 1),) + ((("sequence", sequence),) if sequence else ())
+        modes = (("step", 1),) + ((("sequence", sequence),) if sequence else ()) + chunked[1:]
     elif info.timesteps:  # a sequence graph built for one T (unrolled)
         if sequence not in (None, info.timesteps):
             raise ConfigurationError(f"{path} only runs sequences of T={info.timesteps}, not --sequence "
                                      f"{sequence}. Export it with --timesteps {sequence}, or leave it out.")
         modes = (("sequence", int(info.timesteps)),)
     elif sequence or encoded_t:
-        modes = (("sequence", int(sequence or encoded_t)),)
+        modes = (("sequence", int(sequence or encoded_t)),) + chunked
     else:
         raise ConfigurationError(f"{path} is a sequence graph whose metadata gives no T; pass --sequence T.")
     return Target(path, label, info, modes)
@@ -212,12 +223,20 @@ def _ort_candidates(plan: LatencyPlan, threads: int, batch: int) -> list[Candida
             frames_t = encoding.timesteps if encoding else 20
             spikes = encoding.max_spikes if encoding else frames_t / 4
             for mode, timesteps in target.modes:
-                x = _inputs(cache, batch, frames_t if mode == "step" else timesteps, info.features, spikes)
-                call = StreamStep(session, x) if mode == "step" else (lambda s=session, x=x: s.run(x))
-                api = "StreamingSession.step" if mode == "step" else "StreamingSession.run"
+                frames = {"step": frames_t, "chunk": timesteps * -(-frames_t // timesteps)}.get(mode, timesteps)
+                x = _inputs(cache, batch, frames, info.features, spikes)
+                if mode == "sequence":
+                    call, api = (lambda s=session, x=x: s.run(x)), "StreamingSession.run"
+                else:
+                    call, api = StreamStep(session, x, timesteps), "StreamingSession.step"
                 row = _row(fields, session.provider, batch, threads, mode, timesteps, api, loaded + _first(call))
                 candidates.append(Candidate(row, call))
-                if mode == "step":
+                if mode == "chunk":  # its baseline: K single steps of other streams, timed as one call
+                    steps = StreamStep(session, x)
+                    candidates.append(Candidate(_row(fields, session.provider, batch, threads, "steps", timesteps,
+                                                     "StreamingSession.step x K"),
+                                                lambda steps=steps, k=timesteps: [steps() for _ in range(k)]))
+                if mode == "step" and info.graph == "step":
                     floor = {**fields, "label": f"{target.label} (floor)"}
                     candidates.append(Candidate(_row(floor, session.provider, batch, threads, mode, timesteps,
                                                       "bare IOBinding (floor)"), FloorStep(session.engine, x)))
@@ -236,7 +255,7 @@ def _keras_candidates(plan: LatencyPlan, programs, lstm_onnx: dict, threads: int
     from .keras_candidates import TFSequence, TFStep
 
     tf_provider = "tensorflow-gpu" if tf_threads["gpus_visible"] else "tensorflow-cpu"
-    modes = list(dict.fromkeys(mode for target in plan.targets for mode in target.modes))
+    modes = list(dict.fromkeys(mode for target in plan.targets for mode in target.modes if mode[0] != "chunk"))
     candidates, cache = [], {}
     for prog in programs:
         spec = prog.spec

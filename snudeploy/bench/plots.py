@@ -1,7 +1,7 @@
 """PNG plots of benchmark results (matplotlib, Agg backend, imported only when plotting).
 
 * ``latency_vs_batch.png`` - median call latency against batch, one line per model,
-  provider and thread count; one panel per mode (step, sequence of T);
+  provider and thread count; one panel per mode (step, chunk of K, sequence of T);
 * ``accuracy_vs_timesteps.png`` - the anytime curve of every model;
 * ``spike_raster.png`` - one test sample through a step graph: input and every layer;
 * ``train_epochs.png`` - seconds of every training epoch of each network (``bench train``).
@@ -34,7 +34,8 @@ def latency(records: list[dict], folder) -> Path:
             batches, p50 = zip(*sorted(points))
             ax.plot(batches, p50, marker="o", linewidth=1.2, markersize=3.5, label=name)
         ax.set(xscale="log", yscale="log", xlabel="batch (streams)", ylabel="median latency per call (µs)",
-               title="one step" if mode == "step" else f"whole sequence, T={timesteps}")
+               title={"step": "one step", "chunk": f"chunk of K={timesteps} steps",
+                      "steps": f"{timesteps} single steps"}.get(mode, f"whole sequence, T={timesteps}"))
         ax.set_xticks(sorted({r["batch"] for r in records}))
         _plain_log_labels(ax)
         ax.grid(True, which="both", linewidth=0.3)

@@ -48,12 +48,15 @@ COMMON = (
 )
 
 LATENCY = COMMON + (
-    Field("mode", str, "'step': one call advances every stream one time step; 'sequence': one call runs T steps"),
+    Field("mode", str, "'step': one call advances every stream one time step; 'chunk': one call advances every "
+                       "stream K = timesteps steps from its state (StreamingSession.step on [B, K, F]); 'steps': K "
+                       "single step calls timed as one (a chunk row's baseline); 'sequence': one call runs T steps "
+                       "from zero state"),
     Field("api", str, "what was called: StreamingSession.step / .run (the runtime, as applications call it), "
                       "'bare IOBinding (floor)' (the same graph with no runtime around it), or tf.function"),
     Field("load_ms", float, "time to first step: session load and first call, milliseconds (runtime rows)",
           nullable=True),
-    Field("timesteps", int, "time steps per call: 1 in mode step, T in mode sequence"),
+    Field("timesteps", int, "time steps per call: 1 in mode step, K in modes chunk and steps, T in mode sequence"),
     Field("samples", int, "timed calls"),
     Field("p50_us", float, "median call latency, microseconds"),
     Field("p90_us", float, "90th percentile call latency, microseconds"),
@@ -67,6 +70,9 @@ LATENCY = COMMON + (
                                 "null without --tf or without such a row", nullable=True),
     Field("over_floor", float, "this row's p50 / p50 of the same model's bare IOBinding floor row (the cost of "
                                "the runtime around ONNX Runtime); null for rows without a floor", nullable=True),
+    Field("over_steps", float, "mode chunk: this row's p50 / p50 of the same model's mode-steps row (K single steps "
+                               "timed as one, same provider, batch and threads): what a chunk costs against K "
+                               "single steps (< 1: cheaper); null for other rows", nullable=True),
     Field("noisy", bool, "max_us > 2 x min_us: the machine was noisy while this row ran"),
 )
 
@@ -99,6 +105,8 @@ SERVE = COMMON + (
     Field("instances", int, "Triton model instances; 1 for in-process rows"),
     Field("sequences", int, "sequences in flight at once (Triton: concurrent client loops; in-process: open streams)"),
     Field("steps", int, "time steps per sequence (T)"),
+    Field("chunk", int, "time steps per call or request (K; a sequence's last chunk is shorter when K does not "
+                        "divide T); 1: one step per call or request"),
     Field("samples", int, "timed requests (Triton) or step calls (in-process)"),
     Field("stream_steps", int, "stream-steps done: one stream advanced one time step"),
     Field("seconds", float, "wall time of the timed part"),
@@ -108,6 +116,28 @@ SERVE = COMMON + (
     Field("p99_us", float, "99th percentile latency, microseconds"),
     Field("mean_us", float, "mean latency, microseconds"),
     Field("throughput", float, "stream-steps per second: stream_steps / seconds"),
+    Field("queue_us", float, "Triton: mean microseconds a timed request waited in the sequence batcher's queue "
+                             "(Triton's statistics); null for in-process rows", nullable=True),
+    Field("backend_us", float, "Triton: mean microseconds per timed request in the backend (inputs to the Python "
+                               "stub, its execute with the model, outputs back: Triton's compute statistics, an "
+                               "execution's time counted for each request in it); null for in-process rows",
+          nullable=True),
+    Field("execute_us", float, "Triton: mean microseconds per timed request in the Python model's execute (reading "
+                               "requests, the model, writing responses; counted as backend_us is); null for "
+                               "in-process rows", nullable=True),
+    Field("model_us", float, "Triton: mean microseconds per timed request stepping the streams inside execute "
+                             "(StreamingSession calls and stream bookkeeping; counted as backend_us is); null for "
+                             "in-process rows", nullable=True),
+    Field("requests_per_execution", float, "Triton: timed requests per model execution (how many the sequence "
+                                           "batcher batched); null for in-process rows", nullable=True),
+    Field("client_cpu_us", float, "Triton: CPU microseconds per timed request of the client (the bench's process: "
+                                  "tritonclient over gRPC); null for in-process rows", nullable=True),
+    Field("server_cpu_us", float, "Triton: CPU microseconds per timed request of the tritonserver process (gRPC "
+                                  "front end, sequence batcher, backend); null for in-process rows", nullable=True),
+    Field("stub_cpu_us", float, "Triton: CPU microseconds per timed request of the Python-backend stubs (the "
+                                "model's process); null for in-process rows", nullable=True),
+    Field("cores", float, "Triton: CPU seconds of client, server and stubs together / wall seconds: the cores the "
+                          "three kept busy; null for in-process rows", nullable=True),
 )
 
 TRAIN = (

@@ -51,16 +51,23 @@ FLOOR_KEY = ("model", "provider", "mode", "batch", "threads")  # a runtime row a
 FLOOR_API = "bare IOBinding (floor)"
 
 
-def add_ratios(records: list[dict]) -> list[dict]:
-    """Set ``ratio_to_tf`` = p50 of the matching TensorFlow SNU row / the row's p50 (a speed-up), and
-    ``over_floor`` = the row's p50 / p50 of its model's bare IOBinding floor row (runtime step rows).
+STEPS_KEY = ("model", "provider", "batch", "threads", "timesteps")  # a chunk row and its K-steps baseline
 
-    Rows match on :data:`RATIO_KEY` and :data:`FLOOR_KEY`; a row without a match gets None.
+
+def add_ratios(records: list[dict]) -> list[dict]:
+    """Set ``ratio_to_tf`` = p50 of the matching TensorFlow SNU row / the row's p50 (a speed-up),
+    ``over_floor`` = the row's p50 / p50 of its model's bare IOBinding floor row (runtime step rows), and
+    ``over_steps`` = a chunk row's p50 / p50 of its baseline row (mode ``steps``: K single steps timed as one).
+
+    Rows match on :data:`RATIO_KEY`, :data:`FLOOR_KEY` and :data:`STEPS_KEY`; a row without a match gets None.
     Returns ``records``, changed in place.
     """
     reference = {tuple(r[k] for k in RATIO_KEY): r["p50_us"] for r in records if is_reference(r)}
     floors = {tuple(r[k] for k in FLOOR_KEY): r["p50_us"] for r in records if r.get("api") == FLOOR_API}
+    steps = {tuple(r[k] for k in STEPS_KEY): r["p50_us"] for r in records if r.get("mode") == "steps"}
     for record in records:
+        single = steps.get(tuple(record.get(k) for k in STEPS_KEY)) if record.get("mode") == "chunk" else None
+        record["over_steps"] = round(record["p50_us"] / single, 3) if single else None
         tf_p50 = reference.get(tuple(record[k] for k in RATIO_KEY))
         record["ratio_to_tf"] = round(tf_p50 / record["p50_us"], 3) if tf_p50 and record["p50_us"] > 0 else None
         floor = floors.get(tuple(record.get(k) for k in FLOOR_KEY)) if record.get("api") != FLOOR_API else None

@@ -22,21 +22,25 @@ def short_labels(paths) -> list[str]:
 def latency(records: list[dict]) -> str:
     """Rows grouped by mode, T, threads and batch (run order within), one line each.
 
-    ``x TF`` is the speed-up over the TensorFlow SNU row of the same group (TF p50 / row p50);
+    ``x TF`` is the speed-up over the TensorFlow SNU row of the same group (TF p50 / row p50); ``/ steps`` what a
+    chunk of K costs against its baseline row (``K steps``: K single steps of the same model timed as one);
     ``max/min`` flags noisy rows with ``!``.
     """
-    rows = sorted(records, key=lambda r: (r["mode"] != "step", r["timesteps"], r["threads"], r["batch"]))
+    order = {"step": 0, "steps": 1, "chunk": 1, "sequence": 2}
+    rows = sorted(records, key=lambda r: (order[r["mode"]], r["timesteps"], r["threads"], r["batch"]))
     header = ["model", "provider", "mode", "batch", "threads", "p50 µs", "p90 µs", "p99 µs", "mean µs",
-              "stream-steps/s", "x TF", "/ floor", "load ms", "max/min"]
-    body = [[r["label"], provider_label(r["provider"]),
-             "step" if r["mode"] == "step" else f"seq T={r['timesteps']}", str(r["batch"]), str(r["threads"]),
+              "stream-steps/s", "x TF", "/ floor", "/ steps", "load ms", "max/min"]
+    modes = {"step": lambda r: "step", "chunk": lambda r: f"chunk K={r['timesteps']}",
+             "steps": lambda r: f"{r['timesteps']} steps", "sequence": lambda r: f"seq T={r['timesteps']}"}
+    body = [[r["label"], provider_label(r["provider"]), modes[r["mode"]](r), str(r["batch"]), str(r["threads"]),
              _us(r["p50_us"]), _us(r["p90_us"]), _us(r["p99_us"]), _us(r["mean_us"]), f"{r['throughput']:,.0f}",
              "-" if r["ratio_to_tf"] is None else f"{r['ratio_to_tf']:.2f}",
              "-" if r.get("over_floor") is None else f"{r['over_floor']:.2f}",
+             "-" if r.get("over_steps") is None else f"{r['over_steps']:.2f}",
              "-" if r.get("load_ms") is None else f"{r['load_ms']:.1f}",
              f"{r['max_us'] / r['min_us']:.1f}{' !' if r['noisy'] else ''}" if r["min_us"] > 0 else "-"]
             for r in rows]
-    return render(header, body, "lllrrrrrrrrrrr")
+    return render(header, body, "lllrrrrrrrrrrrr")
 
 
 def accuracy(records: list[dict]) -> str:
@@ -57,13 +61,29 @@ def accuracy(records: list[dict]) -> str:
 
 
 def serve(records: list[dict]) -> str:
-    """One line per way of serving the same load: Triton beside in-process ``StreamingSession`` calls."""
-    header = ["model", "server", "strategy", "instances", "batch", "sequences x steps", "calls", "p50 µs",
+    """One line per way of serving the same load: Triton beside in-process ``StreamingSession`` calls, per chunk
+    size; then, for the Triton rows, where a request's time went (see ``schema.SERVE``)."""
+    header = ["model", "server", "strategy", "instances", "batch", "chunk", "sequences x steps", "calls", "p50 µs",
               "p99 µs", "stream-steps/s", "errors", "capped"]
-    body = [[r["label"], r["server"], r["strategy"], str(r["instances"]), str(r["batch"]),
+    body = [[r["label"], r["server"], r["strategy"], str(r["instances"]), str(r["batch"]), str(r["chunk"]),
              f"{r['sequences']} x {r['steps']}", str(r["samples"]), _us(r["p50_us"]), _us(r["p99_us"]),
              f"{r['throughput']:,.0f}", str(r["errors"]), "yes" if r["capped"] else "no"] for r in records]
-    return render(header, body, "lllrrrrrrrrl")
+    triton = [r for r in records if r["server"] == "triton"]
+    if not triton:
+        return render(header, body, "lllrrrrrrrrrl")
+    account = ["chunk", "requests/s", "req/exec", "mean µs", "queue µs", "backend µs", "execute µs", "model µs",
+               "CPU µs/req: client", "server", "stub", "cores"]
+    rows = [[str(r["chunk"]), f"{r['samples'] / r['seconds']:,.0f}" if r["seconds"] else "-",
+             _optional(r["requests_per_execution"], lambda v: f"{v:.1f}"), _us(r["mean_us"]),
+             *(_optional(r[k], _us) for k in ("queue_us", "backend_us", "execute_us", "model_us", "client_cpu_us",
+                                               "server_cpu_us", "stub_cpu_us")),
+             _optional(r["cores"], lambda v: f"{v:.2f}")] for r in triton]
+    return (render(header, body, "lllrrrrrrrrrl") + "\nTriton: where a request's time went (per request)\n"
+            + render(account, rows, "rrrrrrrrrrrr"))
+
+
+def _optional(value, form) -> str:
+    return "-" if value is None else form(value)
 
 
 def train(records: list[dict]) -> str:

@@ -46,13 +46,16 @@ def bench():
 @click.option("--sequence", type=count("timesteps"), metavar="T",
               help="Also time whole sequences of T steps (step graphs rolled; sequence graphs use T) "
                    "[sequence graphs: the model's T].")
+@click.option("--chunk", type=count("timesteps"), metavar="K",
+              help="Also time chunks of K steps per StreamingSession.step call (step graphs and free-T sequence "
+                   "graphs); '/ steps' compares each with K single steps.")
 @click.option("--tf", "tf_checkpoint", type=click.Path(path_type=Path), metavar="CKPT",
               help="SNU checkpoint to time in TensorFlow in the same run; rows show their speed-up over it.")
 @click.option("--lstm", "lstm_checkpoint", type=click.Path(path_type=Path), metavar="CKPT",
               help="LSTM baseline checkpoint (train --model lstm) to time on ONNX Runtime and TensorFlow.")
 @json_option
 @plot_option
-def latency(models, batches, threads, providers, warmup, iters, sequence, tf_checkpoint, lstm_checkpoint,
+def latency(models, batches, threads, providers, warmup, iters, sequence, chunk, tf_checkpoint, lstm_checkpoint,
             json_path, plot_dir):
     """Time models per step and per whole sequence, side by side with TensorFlow and an LSTM.
 
@@ -68,7 +71,7 @@ def latency(models, batches, threads, providers, warmup, iters, sequence, tf_che
         from ..extras import require
         require("plots", "--plot")
     plan = bench_latency.plan(models, batches, threads, providers, warmup, iters, sequence,
-                              tf_checkpoint, lstm_checkpoint)
+                              tf_checkpoint, lstm_checkpoint, chunk)
     with progress("timing rounds", plan.total_rounds) as bar:
         document = bench_latency.run(plan, on_round=lambda: bar.update(1))
     _report(document, tables.latency(document["records"]), json_path)
@@ -160,21 +163,25 @@ def profile(model, batch, threads, provider, warmup, iters, json_path):
               help="Triton's sequence-batcher strategy.")
 @click.option("--threads", type=count("threads"), default=1, show_default=True, metavar="N",
               help="ONNX Runtime intra-op threads (each Triton instance and the in-process session).")
+@click.option("--chunk", type=count("timesteps"), default=1, show_default=True, metavar="K",
+              help="Also send K steps per call and per request: three more rows, one server for both.")
 @json_option
-def serve_bench(model, sequences, steps, duration, instances, max_batch, strategy, threads, json_path):
+def serve_bench(model, sequences, steps, duration, instances, max_batch, strategy, threads, chunk, json_path):
     """Load-test MODEL.onnx on Triton (loopback) beside in-process StreamingSession calls.
 
     N sequences of T steps each: in process, stepped N streams per call and one stream per
     call; on Triton's Python backend (the [serve] extra), N concurrent gRPC client loops
-    sending one step per request. Prints p50/p99 latency per request or call and
-    throughput in stream-steps/s. Needs free loopback ports; the server stops at the end.
+    sending one step per request; with --chunk K, the same again with K steps per call and
+    per request. Prints p50/p99 latency per request or call, throughput in stream-steps/s,
+    and Triton's account of a request (queue, backend, requests per execution). Needs free
+    loopback ports; the server stops at the end.
     """
     from ..bench import serve as bench_serve
     from ..bench import tables
 
     check_outputs((json_path, "file"))
-    plan = bench_serve.plan(model, sequences, steps, duration, instances, max_batch, strategy, threads)
-    with progress("rows", 3) as bar:
+    plan = bench_serve.plan(model, sequences, steps, duration, instances, max_batch, strategy, threads, chunk)
+    with progress("rows", 3 * len(plan.chunks)) as bar:
         document = bench_serve.run(plan, on_row=lambda: bar.update(1))
     _report(document, f"{plan.sequences} sequences x {plan.steps} steps, cap {plan.duration:g} s per row\n"
             + tables.serve(document["records"]), json_path)

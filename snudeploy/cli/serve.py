@@ -1,4 +1,4 @@
-"""`snudeploy serve triton`: write Triton model repositories for a step model, optionally serve them."""
+"""`snudeploy serve triton`: write Triton model repositories for a model, optionally serve them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..serve.config import MAX_INSTANCES, PROVIDERS, STRATEGIES
+from ..serve.config import MAX_CHUNK, MAX_INSTANCES, PROVIDERS, STRATEGIES
 from .options import count, model_argument
 
 
@@ -40,6 +40,8 @@ def serve():
 @click.option("--provider", type=click.Choice(PROVIDERS), default="cpu", show_default=True,
               help="Run instances on CPUs or GPUs (cuda: KIND_GPU instances; the Python backend needs "
                    "onnxruntime-gpu in the serving environment).")
+@click.option("--max-chunk", type=count("timesteps"), default=MAX_CHUNK, show_default=True, metavar="K",
+              help="The most time steps one request may carry (Python backend; longer chunks are refused).")
 @click.option("--start", is_flag=True,
               help="Also start Triton (the [serve] extra's nvidia-pytriton wheel) on DIR/python; Ctrl-C stops it.")
 @click.option("--host", default="127.0.0.1", show_default=True, metavar="ADDRESS",
@@ -52,14 +54,15 @@ def serve():
               help="--start: Prometheus metrics port (0: any free port).")
 @click.option("--stop-after", type=click.FloatRange(0, min_open=True), metavar="S",
               help="--start: stop the server after S seconds [run until Ctrl-C].")
-def triton(model, repo, name, instances, max_batch, strategy, max_sequences, idle_ms, threads, provider, start,
-           host, grpc_port, http_port, metrics_port, stop_after):
-    """Write Triton model repositories serving step model MODEL.onnx with the sequence batcher.
+def triton(model, repo, name, instances, max_batch, strategy, max_sequences, idle_ms, threads, provider, max_chunk,
+           start, host, grpc_port, http_port, metrics_port, stop_after):
+    """Write Triton model repositories serving MODEL.onnx (a step or sequence graph) with the sequence batcher.
 
-    Clients send one time step per request (input x [1, F] FP32, output spikes [1, C]) with a
-    sequence id and START on a sequence's first request, END on its last. DIR/python runs
-    snudeploy.runtime in Triton's Python backend (the serving environment needs snudeploy);
-    DIR/onnxruntime keeps the state inside Triton (full Triton only). See docs/serving.md.
+    Clients send a chunk of K consecutive time steps of one sequence per request (input x
+    [1, K, F] FP32, output spikes [1, K, C]; K from 1 to --max-chunk) with a sequence id and
+    START on a sequence's first request, END on its last. DIR/python runs snudeploy.runtime in
+    Triton's Python backend (the serving environment needs snudeploy); DIR/onnxruntime keeps
+    the state inside Triton (full Triton only). See docs/serving.md.
     """
     from ..serve import repository
     from ..serve.config import ServeSettings
@@ -67,7 +70,8 @@ def triton(model, repo, name, instances, max_batch, strategy, max_sequences, idl
     from .options import check_outputs
 
     settings = ServeSettings(name=name, instances=instances, max_batch=max_batch, strategy=strategy,
-                             idle_ms=idle_ms, max_sequences=max_sequences, threads=threads, provider=provider)
+                             idle_ms=idle_ms, max_sequences=max_sequences, threads=threads, provider=provider,
+                             max_chunk=max_chunk)
     check_outputs((repo, "folder"))
     if start:
         from ..extras import require
@@ -77,7 +81,8 @@ def triton(model, repo, name, instances, max_batch, strategy, max_sequences, idl
         free_ports(host, {"grpc": grpc_port, "http": http_port, "metrics": metrics_port})  # fail before writing
     written = repository.write(model, repo, settings)
     click.echo(f"Wrote Triton model {name!r} ({settings.instances} instance(s), {settings.strategy} strategy, "
-               f"{settings.sequences_per_instance} sequences per instance, idle eviction {idle_ms} ms):")
+               f"{settings.sequences_per_instance} sequences per instance, up to {max_chunk} steps per request, "
+               f"idle eviction {idle_ms} ms):")
     for backend in repository.BACKENDS:
         click.echo(f"  {written.path(backend)}  ({backend} backend)")
     if not start:

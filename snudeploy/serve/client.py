@@ -1,10 +1,11 @@
 """Streaming sequences through a Triton-served snudeploy model over gRPC, many interleaved.
 
-Each sequence is a client-side loop: request t carries ``x[t]`` ``[1, F]``, the sequence's
-correlation id, START on the first step and END on the last, and is sent when step t - 1
-has answered (a stream's steps are ordered). ``concurrency`` such loops run at once on one
-asyncio event loop over one gRPC channel, so the server sees requests of many sequences
-interleaved and batches them.
+Each sequence is a client-side loop over chunks of ``chunk`` steps: a request carries
+``x[t:t + K]`` as ``[1, K, *input]`` (K = ``chunk``, the last one shorter when ``chunk`` does
+not divide T), the sequence's correlation id, START on the first chunk and END on the last,
+and is sent when the previous chunk has answered (a stream's steps are ordered).
+``concurrency`` such loops run at once on one asyncio event loop over one gRPC channel, so
+the server sees requests of many sequences interleaved and batches them.
 
 Correlation ids are ``first_id + i`` for sample i; two clients of one server must use
 disjoint ranges (0 is reserved by Triton for "no sequence").
@@ -26,12 +27,18 @@ from ..extras import require
 
 @dataclass(frozen=True)
 class StreamResult:
-    """Output spikes summed per sample ``[N, C]``, per-request latencies in seconds, wall time, errors."""
+    """Output spikes summed per sample ``[N, C]``, per-request latencies in seconds, wall time, stream-steps
+    answered (the steps of the requests that succeeded), errors."""
     counts: np.ndarray
     latencies: np.ndarray
     seconds: float
     steps: int
     errors: list[str]
+
+    @property
+    def requests(self) -> int:
+        """Requests answered."""
+        return len(self.latencies)
 
     def accuracy(self, labels: np.ndarray) -> float:
         """Argmax of the summed spikes (ties to the lower class), as ``snudeploy run``."""
@@ -39,15 +46,17 @@ class StreamResult:
 
 
 def stream(url: str, model: str, spikes: np.ndarray, concurrency: int = 32, first_id: int = 1,
-           deadline: float | None = None, on_sample: Callable[[], None] | None = None) -> StreamResult:
-    """Stream every sample of ``spikes`` ``[N, T, F]`` as one sequence; ``concurrency`` sequences at once.
+           deadline: float | None = None, on_sample: Callable[[], None] | None = None,
+           chunk: int = 1) -> StreamResult:
+    """Stream every sample of ``spikes`` ``[N, T, *input]`` as one sequence; ``concurrency`` sequences at once.
 
     Args:
         url: the server's gRPC ``host:port``.
         model: the model's name in Triton.
         deadline: ``time.monotonic()`` after which no sequence starts and running ones send END
-            with their next step (a bounded load test); None runs everything.
+            with their next chunk (a bounded load test); None runs everything.
         on_sample: called after each finished sequence (progress).
+        chunk: time steps per request (the server's ``--max-chunk`` at most).
 
     Raises:
         ServingError: the server cannot be reached or refuses the model; request errors are
@@ -55,20 +64,21 @@ def stream(url: str, model: str, spikes: np.ndarray, concurrency: int = 32, firs
     """
     require("serve", "The Triton client")
     spikes = np.asarray(spikes, np.float32)
-    if spikes.ndim != 3:
-        raise ServingError(f"Expected spikes [N, T, F], got shape {list(spikes.shape)}.")
+    if spikes.ndim < 3:
+        raise ServingError(f"Expected spikes [N, T, *input], got shape {list(spikes.shape)}.")
     concurrency = arguments.limited(concurrency, "concurrency", "batch")
     first_id = arguments.integer(first_id, "first_id", 1)
-    return asyncio.run(_stream(url, model, spikes, concurrency, first_id, deadline, on_sample))
+    chunk = arguments.limited(chunk, "chunk", "timesteps")
+    return asyncio.run(_stream(url, model, spikes, concurrency, first_id, deadline, on_sample, chunk))
 
 
-async def _stream(url, model, spikes, concurrency, first_id, deadline, on_sample) -> StreamResult:
+async def _stream(url, model, spikes, concurrency, first_id, deadline, on_sample, chunk) -> StreamResult:
     from tritonclient.grpc import InferInput
     from tritonclient.grpc.aio import InferenceServerClient
     from tritonclient.utils import InferenceServerException
 
-    samples, timesteps, features = spikes.shape
-    latencies, errors, todo = [], [], iter(range(samples))
+    samples, timesteps = spikes.shape[:2]
+    latencies, errors, todo, answered = [], [], iter(range(samples)), 0
     client = InferenceServerClient(url)
     try:
         try:
@@ -79,19 +89,22 @@ async def _stream(url, model, spikes, concurrency, first_id, deadline, on_sample
         counts = np.zeros((samples, int(output["shape"][-1])), np.float64)
 
         async def sequence(i: int) -> None:
-            for t in range(timesteps):
-                last = t == timesteps - 1 or (deadline is not None and time.monotonic() >= deadline)
-                x = InferInput(name, [1, features], "FP32")
-                x.set_data_from_numpy(spikes[i, t][None])
+            nonlocal answered
+            for t in range(0, timesteps, chunk):
+                part = spikes[i, t:t + chunk][None]  # [1, K, *input]
+                last = t + chunk >= timesteps or (deadline is not None and time.monotonic() >= deadline)
+                x = InferInput(name, list(part.shape), "FP32")
+                x.set_data_from_numpy(part)
                 start = time.perf_counter()
                 try:
                     result = await client.infer(model, [x], sequence_id=first_id + i, sequence_start=t == 0,
                                                 sequence_end=last)
                 except InferenceServerException as e:
-                    errors.append(f"sample {i} step {t}: {e.message()}")
+                    errors.append(f"sample {i} steps {t}-{t + part.shape[1] - 1}: {e.message()}")
                     return
                 latencies.append(time.perf_counter() - start)
-                counts[i] += result.as_numpy(output["name"])[0]
+                counts[i] += result.as_numpy(output["name"])[0].sum(axis=0)
+                answered += part.shape[1]
                 if last:
                     return
 
@@ -108,4 +121,4 @@ async def _stream(url, model, spikes, concurrency, first_id, deadline, on_sample
         seconds = time.perf_counter() - began
     finally:
         await client.close()
-    return StreamResult(counts, np.asarray(latencies), seconds, len(latencies), errors)
+    return StreamResult(counts, np.asarray(latencies), seconds, answered, errors)

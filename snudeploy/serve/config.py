@@ -1,17 +1,23 @@
-"""Triton model configurations for a snudeploy step model: the sequence batcher, declared as data.
+"""Triton model configurations for a snudeploy model: the sequence batcher, declared as data.
 
-Two variants serve the same client contract (input ``x`` ``[F]`` FP32, output ``spikes``
-``[C]`` FP32, one time step per request, batch size 1, the sequence id and START/END flags
-on every request):
+Two variants serve the same client contract (input ``x`` ``[K, *input]`` FP32: a chunk of
+K >= 1 consecutive time steps of one sequence, K free per request up to ``max_chunk``;
+output ``spikes`` ``[K, C]`` FP32; batch size 1, the sequence id and START/END flags on
+every request):
 
 * :func:`python_config`: the Python backend runs ``snudeploy.runtime`` and keeps one
   stream per correlation id itself, so Triton passes it all four controls: START (open or
   reset the stream), END (close it), READY (0 marks an empty batch slot, which the model
-  skips) and CORRID (which stream a request belongs to).
-* :func:`onnxruntime_config`: the ONNX Runtime backend runs the step graph with *implicit
-  state*: Triton stores every state tensor per sequence between requests (``state``
-  entries, zeros at START), and passes START and READY into the graph
-  (:mod:`.stateful`), which zeroes its own state at START.
+  skips) and CORRID (which stream a request belongs to). It refuses chunks longer than
+  ``max_chunk``.
+* :func:`onnxruntime_config`: the ONNX Runtime backend runs a sequence graph (dynamic T)
+  with *implicit state*: Triton stores every state tensor per sequence between requests
+  (``state`` entries, zeros at START), and passes START and READY into the graph
+  (:mod:`.stateful`), which zeroes its own state at START. The graph takes any K: ONNX
+  Runtime has no way to refuse a long chunk, so ``max_chunk`` binds the Python variant only.
+
+Because ``x`` has a variable dimension, Triton's sequence batcher puts only requests of
+equal shape (equal K) in one execution.
 
 Sequences are routed to one model instance for life. With ``direct`` each instance holds
 ``max_batch`` sequences in fixed batch slots; with ``oldest`` it holds ``max_sequences``
@@ -37,6 +43,7 @@ STRATEGIES = ("direct", "oldest")
 PROVIDERS = tuple(RUNTIME_PROVIDERS)  # cpu, cuda
 MODEL_FILE = "model.onnx"
 MAX_INSTANCES = 256
+MAX_CHUNK = 64  # default: steps per request
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -57,6 +64,7 @@ class ServeSettings:
         threads: ONNX Runtime intra-op threads per instance.
         provider: ``cpu`` or ``cuda`` (instances on GPUs; the serving environment needs
             onnxruntime-gpu for the Python backend).
+        max_chunk: the most time steps one request may carry (Python backend).
     """
     name: str = "snu"
     instances: int = 1
@@ -66,6 +74,7 @@ class ServeSettings:
     max_sequences: int | None = None
     threads: int = 1
     provider: str = "cpu"
+    max_chunk: int = MAX_CHUNK
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not NAME.match(self.name):
@@ -77,6 +86,7 @@ class ServeSettings:
         arguments.integer(self.idle_ms, "idle_ms", 1, 24 * 3600 * 1000)
         arguments.limited(self.threads, "threads", "threads")
         arguments.choice(self.provider, "provider", PROVIDERS)
+        arguments.limited(self.max_chunk, "max_chunk", "timesteps")
         if self.max_sequences is not None:
             if self.strategy != "oldest":
                 raise ConfigurationError("`max_sequences` applies to the oldest strategy only; with direct each "
@@ -95,7 +105,7 @@ def python_config(info: ModelInfo, settings: ServeSettings) -> dict:
     controls.append({"name": CORRID, "control": [{"kind": Symbol("CONTROL_SEQUENCE_CORRID"),
                                                   "data_type": Symbol("TYPE_UINT64")}]})
     parameters = {"model_file": MODEL_FILE, "threads": str(settings.threads), "provider": settings.provider,
-                  "idle_ms": str(settings.idle_ms)}
+                  "idle_ms": str(settings.idle_ms), "max_chunk": str(settings.max_chunk)}
     return {**_common(info, settings, "python", controls),
             "parameters": [{"key": k, "value": {"string_value": v}} for k, v in parameters.items()]}
 
@@ -133,8 +143,8 @@ def _common(info: ModelInfo, settings: ServeSettings, backend: str, controls: li
         "backend": backend,
         "max_batch_size": settings.max_batch,
         "sequence_batching": batching,
-        "input": [{"name": info.input.name, "data_type": Symbol("TYPE_FP32"), "dims": list(info.input.shape)}],
-        "output": [{"name": info.outputs.spikes, "data_type": Symbol("TYPE_FP32"), "dims": [info.classes]}],
+        "input": [{"name": info.input.name, "data_type": Symbol("TYPE_FP32"), "dims": [-1, *info.input.shape]}],
+        "output": [{"name": info.outputs.spikes, "data_type": Symbol("TYPE_FP32"), "dims": [-1, *info.output_shape]}],
         "instance_group": [{"count": settings.instances, "kind": Symbol(kind)}],
     }
 

@@ -1,16 +1,18 @@
 """Triton sequences on a :class:`~snudeploy.runtime.StreamingSession`: one stream per correlation id.
 
-Triton's sequence batcher sends a model instance batches of requests, each one time step
-of one sequence, tagged with the controls START, END, READY and CORRID. This table turns
-such a batch into one ``StreamingSession.step`` call:
+Triton's sequence batcher sends a model instance batches of requests, each a chunk of K
+consecutive time steps of one sequence, tagged with the controls START, END, READY and
+CORRID. This table turns such a batch into one ``StreamingSession.step`` call per chunk
+length (Triton batches only requests of equal shape, so normally one call):
 
 * READY = 0 marks an empty batch slot (the ``direct`` strategy fills unused slots below
   the highest busy one with such requests, CORRID 0): skipped, no stream touched;
 * START opens a stream for the correlation id, first closing the one it had (a reused id
   starts from zero state);
-* the other requests step the stream of their id; an id without a stream (evicted, or
-  never started) gets an error for that request alone;
-* END closes the stream after its step (also when that step failed: Triton ends the
+* the other requests step the stream of their id by their chunk; an id without a stream
+  (evicted, or never started) or a chunk longer than ``max_chunk`` gets an error for that
+  request alone;
+* END closes the stream after its chunk (also when that chunk failed: Triton ends the
   sequence either way);
 * Triton evicts a sequence idle for ``max_sequence_idle_microseconds`` without telling the
   model, so streams not stepped for ``idle_seconds`` (plus a margin) are closed at the next
@@ -30,15 +32,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SnudeployError, UnknownStreamError
+from ..errors import InputShapeError, SnudeployError, UnknownStreamError
 from ..runtime import StreamingSession
+from ..runtime.inputs import chunk_ranks
+from .config import MAX_CHUNK
 
 IDLE_MARGIN = 1.0  # seconds beyond Triton's idle limit before a silent stream is closed
 
 
 @dataclass(frozen=True)
 class Request:
-    """One request of a batch: its controls and its time step ``x`` ``[F]`` (or ``[1, F]``)."""
+    """One request of a batch: its controls and its chunk ``x`` ``[1, K, *input]`` (as Triton passes it) or
+    ``[K, *input]``."""
     corrid: int
     start: bool
     end: bool
@@ -53,11 +58,13 @@ class SequenceStreams:
         session: the instance's session (its open streams belong to this table).
         idle_seconds: Triton's ``max_sequence_idle_microseconds``, in seconds.
         clock: monotonic seconds (tests pass a fake one).
+        max_chunk: the most steps one request may carry.
     """
 
     def __init__(self, session: StreamingSession, idle_seconds: float,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, max_chunk: int = MAX_CHUNK):
         self.session = session
+        self.max_chunk = max_chunk
         self._limit = idle_seconds + IDLE_MARGIN
         self._clock = clock
         self._streams: dict[int, int] = {}   # corrid -> stream id
@@ -69,7 +76,8 @@ class SequenceStreams:
         return list(self._streams)
 
     def step(self, requests: list[Request]) -> list[np.ndarray | Exception | None]:
-        """Step every ready request; return per request its spikes ``[C]``, its error, or None (empty slot)."""
+        """Step every ready request by its chunk; return per request its spikes ``[K, C]``, its error, or None
+        (empty slot)."""
         now = self._clock()
         live = [i for i, r in enumerate(requests) if r.ready]
         self._evict_idle(now, {requests[i].corrid for i in live})
@@ -100,20 +108,39 @@ class SequenceStreams:
     # -- internals ------------------------------------------------------------------------
 
     def _step(self, requests: list[Request]) -> list:
-        if not requests:
-            return []
-        corrids = [r.corrid for r in requests]
-        if len(set(corrids)) == len(corrids):  # Triton never batches two steps of one sequence
+        results: list = [None] * len(requests)
+        chunks, groups = {}, {}
+        for i, request in enumerate(requests):
             try:
-                x = np.stack([np.reshape(r.x, -1) for r in requests])
-                return list(self.session.step(x, [self._streams[c] for c in corrids]))
+                chunks[i] = self._chunk(request.x)
+                groups.setdefault(chunks[i].shape, []).append(i)
+            except SnudeployError as e:
+                results[i] = e
+        for members in groups.values():  # one call per chunk shape; Triton never batches two requests of one sequence
+            streams = [self._streams[requests[i].corrid] for i in members]
+            try:
+                for i, spikes in zip(members, self.session.step(np.stack([chunks[i] for i in members]), streams)):
+                    results[i] = spikes
+                continue
             except (SnudeployError, ValueError):  # one bad request: find it below
                 pass
-        return [self._step_one(r) for r in requests]
+            for i, stream in zip(members, streams):
+                results[i] = self._step_one(chunks[i], stream)
+        return results
 
-    def _step_one(self, request: Request):
+    def _chunk(self, x) -> np.ndarray:
+        """A request's ``x`` as a chunk ``[K, *input]``, K at most ``max_chunk``."""
+        x = np.asarray(x)
+        if x.ndim == len(self.session.input_shape) + 2 and x.shape[0] == 1:
+            x = x[0]  # Triton's batch axis of one request
+        if x.ndim + 1 in chunk_ranks(self.session.input_shape) and x.shape[0] > self.max_chunk:
+            raise InputShapeError(f"A request carries at most {self.max_chunk} time steps (--max-chunk), got "
+                                  f"{x.shape[0]} (input of shape {list(x.shape)}).")
+        return x
+
+    def _step_one(self, chunk: np.ndarray, stream: int):
         try:
-            return self.session.step(np.reshape(request.x, (1, -1)), [self._streams[request.corrid]])[0]
+            return self.session.step(chunk[None], [stream])[0]
         except (SnudeployError, ValueError) as e:
             return e
 

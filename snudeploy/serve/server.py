@@ -113,6 +113,11 @@ class TritonServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The ``tritonserver`` process id while it runs (its model instances' Python stubs are its children)."""
+        return self._process.pid if self.running else None
+
     def start(self) -> Endpoints:
         """Start the server and wait until it is ready; raise :class:`ServingError` when it cannot."""
         check_platform()

@@ -42,6 +42,26 @@ def test_latency_json_follows_the_schema(invoke, tiny_models, tmp_path):
     assert "| model" in result.stdout and "stream-steps/s" in result.stdout
 
 
+def test_latency_chunk_rows_are_compared_with_k_single_steps(invoke, tiny_models, tmp_path):
+    out = tmp_path / "latency.json"
+    result = invoke("bench", "latency", tiny_models["step"], tiny_models["sequence"], tiny_models["unrolled"],
+                    "--batch", "2", "--threads", "1", "--iters", "3", "--warmup", "1", "--chunk", "3", "--json", out)
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert schema.validate(document) == [] and document["settings"]["chunk"] == 3
+    rows = {(r["label"], r["mode"], r["timesteps"]): r for r in document["records"]}
+    assert set(rows) == {("step.onnx", "step", 1), ("step.onnx (floor)", "step", 1), ("step.onnx", "chunk", 3),
+                         ("step.onnx", "steps", 3), ("sequence.onnx", "sequence", 6), ("sequence.onnx", "step", 1),
+                         ("sequence.onnx", "chunk", 3), ("sequence.onnx", "steps", 3),
+                         ("unrolled.onnx", "sequence", 6)}  # a fixed-T graph takes no chunks of 3
+    for label in ("step.onnx", "sequence.onnx"):
+        chunk, steps = rows[label, "chunk", 3], rows[label, "steps", 3]
+        assert chunk["over_steps"] == pytest.approx(chunk["p50_us"] / steps["p50_us"], rel=1e-2)
+        assert chunk["throughput"] == pytest.approx(2 * 3 / (chunk["mean_us"] * 1e-6), rel=1e-2)
+    assert all(r["over_steps"] is None for r in document["records"] if r["mode"] != "chunk")
+    assert "chunk K=3" in result.stdout and "3 steps" in result.stdout and "/ steps" in result.stdout
+
+
 def test_accuracy_json_follows_the_schema_and_formats_agree(invoke, tiny_models, tiny_data, tmp_path):
     out = tmp_path / "accuracy.json"
     result = invoke("bench", "accuracy", tiny_models["step"], tiny_models["sequence"], tiny_models["unrolled"],

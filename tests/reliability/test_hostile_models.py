@@ -189,15 +189,16 @@ def _endless_loop_model() -> bytes:
     return reseal(model.SerializeToString(), lambda raw: raw.update(format="loop"))
 
 
+@pytest.mark.parametrize("shape", [(1, F), (1, 3, F)], ids=["step", "chunk"])
 @pytest.mark.parametrize("io_binding", [True, False], ids=["iobinding", "plain"])
-def test_an_endless_loop_is_stopped_by_the_time_limit_and_changes_no_state(io_binding):
+def test_an_endless_loop_is_stopped_by_the_time_limit_and_changes_no_state(io_binding, shape):
     session = StreamingSession(_endless_loop_model(), run_timeout=0.3, io_binding=io_binding)
     ids = session.open(1)
     before = session.snapshot(ids[0])
     with pytest.raises(RunTimeoutError, match="time limit of 0.3 s"):
-        session.step(np.ones((1, F)), ids)
+        session.step(np.ones(shape), ids)  # a chunk runs the Loop inside the Scan of the rolled step graph
     with pytest.raises(RunTimeoutError):
-        session.step(np.ones((1, F)), ids)  # a repeated set takes the bound path
+        session.step(np.ones(shape), ids)  # a repeated set takes the bound path
     after = session.snapshot(ids[0])
     assert after.steps == before.steps == 0
     for name, value in before.states.items():

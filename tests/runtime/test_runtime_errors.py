@@ -55,10 +55,11 @@ nan, inf = zeros_with(1, 2, np.nan), zeros_with(0, 0, -np.inf)
 huge = zeros_with(2, 5, 1e39)  # finite in float64, Inf in float32
 
 BAD_STEPS = [
-    (np.zeros(F), None, InputShapeError, r"Expected input of shape \[streams=3, features=16\], got shape \[16\]"),
+    (np.zeros(F), None, InputShapeError, r"Expected one step \[streams=3, features=16\] or a chunk \[streams=3, "
+                                         r"steps, features=16\], got shape \[16\]"),
     (np.zeros((3, F + 1)), None, InputShapeError, r"features=16\], got shape \[3, 17\]"),
     (np.zeros((2, F)), None, InputShapeError, r"streams=3.*got shape \[2, 16\]"),
-    (np.zeros((3, 1, F)), None, InputShapeError, r"got shape \[3, 1, 16\]"),
+    (np.zeros((3, 1, 1, F)), None, InputShapeError, r"got shape \[3, 1, 1, 16\]"),
     (np.zeros((2, F)), [0, 1, 3], InputShapeError, r"streams=3"),
     (np.zeros((3, F), object), None, InputDTypeError, "got dtype object"),
     (np.full((3, F), "1"), None, InputDTypeError, "got dtype <U1"),

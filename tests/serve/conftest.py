@@ -1,7 +1,7 @@
 """Fixtures of the serving tests: a tiny TensorFlow-free step model and its Triton repositories."""
 
 import pytest
-from snu_models import model_bytes, snu_layers
+from snu_models import conv_network, model_bytes, snu_layers
 
 from snudeploy.encoding import Encoding
 
@@ -14,4 +14,12 @@ def tiny_step(tmp_path_factory):
     """A 16-12-4 SNU step model (customop format, random spiking weights)."""
     path = tmp_path_factory.mktemp("tiny") / "step.onnx"
     path.write_bytes(model_bytes(snu_layers(SIZES), "step", encoding=ENCODING, dataset="digits"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_conv(tmp_path_factory):
+    """A small conv step model (8x8x2 input, 5 classes, step format), for N-D inputs and states."""
+    path = tmp_path_factory.mktemp("tiny-conv") / "step.onnx"
+    path.write_bytes(model_bytes(conv_network(), "step", format="step", encoding=ENCODING, dataset="digits"))
     return path

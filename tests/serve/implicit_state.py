@@ -4,7 +4,9 @@ The wheel's Triton has no onnxruntime backend, so this harness applies Triton's 
 the generated ``config.pbtxt`` and ``model.onnx`` on ONNX Runtime:
 
 * each execution is a batch of up to ``max_batch_size`` slots; a slot holds one request
-  (START/READY = 1/1 or 0/1) or is empty (READY = 0, CORRID 0, inputs and states garbage);
+  (START/READY = 1/1 or 0/1), a chunk ``x [K, *input]``, or is empty (READY = 0, CORRID 0,
+  inputs and states garbage); the requests of one execution have equal K (``x`` has a
+  variable dimension, so Triton batches only requests of equal shape);
 * a request's state inputs are the state outputs of its sequence's previous request
   (state carried per correlation id, not per slot: a sequence may change slots between
   executions, as with the ``oldest`` strategy); at START they are the configured
@@ -91,10 +93,14 @@ class ImplicitStateServer:
         self.rng = np.random.default_rng(garbage_seed)
 
     def execute(self, slots: list) -> list:
-        """Run one batch; ``slots`` holds ``(corrid, x [F], start)`` or None (empty); return spikes per slot."""
+        """Run one batch; ``slots`` holds ``(corrid, x [K, *input], start)`` or None (empty); return spikes
+        ``[K, C]`` per slot."""
         assert 0 < len(slots) <= self.max_batch
-        features = self.config["input"][0]["dims"][0]
-        feed = {self.input: np.stack([self.rng.random(features, np.float32) if s is None else s[1] for s in slots])}
+        shapes = {np.shape(s[1]) for s in slots if s is not None}
+        assert len(shapes) == 1, f"Triton batches requests of one shape only, got {shapes}"
+        (shape,) = shapes
+        assert len(shape) == len(self.config["input"][0]["dims"])
+        feed = {self.input: np.stack([self.rng.random(shape, np.float32) if s is None else s[1] for s in slots])}
         feed["START"] = np.array([[int(s is not None and s[2])] for s in slots], np.int32)
         feed["READY"] = np.array([[int(s is not None)] for s in slots], np.int32)
         for state in self.states:

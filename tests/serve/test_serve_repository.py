@@ -41,8 +41,9 @@ def test_both_repositories_are_written_with_the_sequence_batcher(tiny_step, tmp_
     assert {c["name"]: c["control"][0]["kind"] for c in batching["control_input"]} == {
         "START": "CONTROL_SEQUENCE_START", "END": "CONTROL_SEQUENCE_END", "READY": "CONTROL_SEQUENCE_READY",
         "CORRID": "CONTROL_SEQUENCE_CORRID"}
-    assert python["input"] == [{"name": "x", "data_type": "TYPE_FP32", "dims": [16]}]
-    assert python["output"] == [{"name": "spikes", "data_type": "TYPE_FP32", "dims": [4]}]
+    assert python["input"] == [{"name": "x", "data_type": "TYPE_FP32", "dims": [-1, 16]}]  # a chunk of K steps
+    assert python["output"] == [{"name": "spikes", "data_type": "TYPE_FP32", "dims": [-1, 4]}]
+    assert {p["key"]: p["value"]["string_value"] for p in python["parameters"]}["max_chunk"] == "64"
     assert python["instance_group"] == [{"count": 2, "kind": "KIND_CPU"}]
     assert (tmp_path / "python/tiny/1/model.onnx").read_bytes() == tiny_step.read_bytes()
     assert "from snudeploy.serve.python_backend import TritonPythonModel" in (
@@ -74,10 +75,12 @@ def test_configurations_follow_tritons_schema(tmp_path):
         assert config.name == "digits" and config.backend == backend
 
 
-@pytest.mark.parametrize("model", ["tiny", "step.onnx", "step.int8.onnx"])
+@pytest.mark.parametrize("model", ["tiny", "conv", "step.onnx", "step.int8.onnx", "customop.onnx"])
 @pytest.mark.parametrize("initial_state", [True, False], ids=["zero-initial-state", "uninitialized-state"])
-def test_the_implicit_state_variant_matches_streaming_bit_for_bit(model, initial_state, tiny_step, tmp_path):
-    path = tiny_step if model == "tiny" else REFERENCE / model
+def test_the_implicit_state_variant_matches_streaming_bit_for_bit(model, initial_state, tiny_step, tiny_conv,
+                                                                   tmp_path):
+    """Sequences in chunks of mixed K (equal within an execution), slots shuffled, against single steps."""
+    path = {"tiny": tiny_step, "conv": tiny_conv}.get(model, REFERENCE / model)
     write(path, tmp_path, name="m", max_batch=6)
     server = ImplicitStateServer(tmp_path / "onnxruntime" / "m")
     if not initial_state:  # Triton then hands the graph uninitialized memory at START
@@ -85,20 +88,24 @@ def test_the_implicit_state_variant_matches_streaming_bit_for_bit(model, initial
             del state["initial_state"]
     session = StreamingSession(path)
     rng = np.random.default_rng(3)
-    samples, steps = 14, 7
-    x = (rng.random((samples, steps, session.features)) < 0.3).astype(np.float32)
+    samples, steps = 14, 9
+    x = (rng.random((samples, steps, *session.input_shape)) < 0.3).astype(np.float32)
     corrids = [1000 + i % 9 for i in range(samples)]  # ids are reused once their sequence has ended
-    served = _run_schedule(server, x, corrids, rng)
+    served, stored = _run_schedule(server, x, corrids, rng)
     for i in range(samples):
         stream = session.open(1)
         expected = np.stack([session.step(x[i, t][None], stream)[0] for t in range(steps)])
         np.testing.assert_array_equal(served[i], expected, err_msg=f"sample {i}")
+        for name, value in session.snapshot(stream[0]).states.items():
+            np.testing.assert_allclose(stored[i][name], value, rtol=1e-5, atol=1e-5, err_msg=f"sample {i} {name}")
 
 
 def _run_schedule(server, x, corrids, rng):
-    """Triton-like executions: up to max_batch sequences live, slots shuffled every execution, empty slots."""
-    samples, steps, _ = x.shape
-    served = np.zeros((samples, steps, server.config["output"][0]["dims"][0]), np.float32)
+    """Triton-like executions: up to max_batch sequences live, each execution one chunk length K for every
+    request in it, slots shuffled, empty slots; returns the spikes [N, T, C] and each sequence's final states."""
+    samples, steps = x.shape[:2]
+    served = np.zeros((samples, steps, server.config["output"][0]["dims"][-1]), np.float32)
+    stored = {}
     waiting, live, progress = list(range(samples)), [], {}
     while waiting or live:
         while waiting and len(live) < server.max_batch - 1 and rng.random() < 0.7:
@@ -107,24 +114,32 @@ def _run_schedule(server, x, corrids, rng):
                 break  # its id is still in use: it waits, as in Triton's backlog
             live.append(waiting.pop(0))
             progress[live[-1]] = 0
-        ready = [s for s in live if rng.random() < 0.8] or live[:1]
-        slots = [(corrids[s], x[s, progress[s]], progress[s] == 0) for s in ready]
+        if not live:
+            continue
+        chunk = int(rng.integers(1, 5))
+        ready = [s for s in live if steps - progress[s] >= chunk and rng.random() < 0.8]
+        if not ready:
+            ready, chunk = live[:1], min(chunk, steps - progress[live[0]])
+        slots = [(corrids[s], x[s, progress[s]:progress[s] + chunk], progress[s] == 0) for s in ready]
         slots += [None] * int(rng.integers(0, server.max_batch - len(slots) + 1))
         order = rng.permutation(len(slots))
         results = server.execute([slots[i] for i in order])
         for position, i in enumerate(order):
             if i < len(ready):
                 sample = ready[i]
-                served[sample, progress[sample]] = results[position]
-                progress[sample] += 1
+                served[sample, progress[sample]:progress[sample] + chunk] = results[position]
+                progress[sample] += chunk
                 if progress[sample] == steps:
                     live.remove(sample)
-    return served
+                    stored[sample] = dict(server.stored[corrids[sample]])
+    return served, stored
 
 
-def test_a_sequence_graph_or_bad_settings_are_refused(tmp_path):
-    with pytest.raises(ConfigurationError, match="step graph"):
-        write(REFERENCE / "customop.onnx", tmp_path)
+def test_a_fixed_length_graph_or_bad_settings_are_refused(tmp_path):
+    with pytest.raises(ConfigurationError, match="fixed T = 20"):
+        write(REFERENCE / "unrolled.onnx", tmp_path)
+    with pytest.raises(ConfigurationError, match="max_chunk"):
+        ServeSettings(max_chunk=0)
     with pytest.raises(ConfigurationError, match="oldest"):
         ServeSettings(max_sequences=4)
     with pytest.raises(ConfigurationError, match="name"):
@@ -134,9 +149,12 @@ def test_a_sequence_graph_or_bad_settings_are_refused(tmp_path):
 def test_cli_writes_the_repositories_and_reports_errors_in_one_line(tiny_step, tmp_path):
     runner = CliRunner()
     result = runner.invoke(cli, ["serve", "triton", str(tiny_step), "--repo", str(tmp_path / "r"), "--name",
-                                 "tiny", "--strategy", "oldest", "--max-sequences", "32"])
+                                 "tiny", "--strategy", "oldest", "--max-sequences", "32", "--max-chunk", "16"])
     assert result.exit_code == 0, result.output
     assert "python backend" in result.output and (tmp_path / "r/onnxruntime/tiny/1/model.onnx").is_file()
+    assert "up to 16 steps per request" in result.output
+    config = parse((tmp_path / "r/python/tiny/config.pbtxt").read_text())
+    assert {p["key"]: p["value"]["string_value"] for p in config["parameters"]}["max_chunk"] == "16"
     bad = runner.invoke(cli, ["serve", "triton", str(tiny_step), "--repo", str(tmp_path / "s"), "--max-sequences",
                               "4"])
     assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "oldest" in bad.output
