@@ -51,7 +51,7 @@ def _schema_2(info: metadata.ModelInfo) -> dict:
 def test_schema_2_and_1_files_read_as_schema_3():
     raw = _schema_2(sample())
     info = metadata.parse(json.dumps(raw))
-    assert info.layers == sample().layers and info.input == sample().input and info.readout == "mean_rate"
+    assert info.layers == sample().layers and info.input == sample().input and info.readout.kind == "mean_rate"
     raw["schema_version"] = 1
     for layer in raw["layers"]:
         del layer["cell"]
