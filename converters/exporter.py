@@ -214,6 +214,10 @@ def load_source(checkpoint, timesteps: int | None, dataset, samples: int) -> Sou
     steps = arguments.limited(spec.encoding.timesteps if timesteps is None else timesteps, "timesteps", "timesteps")
     samples = arguments.limited(samples, "samples", "samples")
     spikes, labels, data_name = validation_data(spec, dataset, samples, steps)
+    if spec.encoding.SEQUENCES:  # sequences run for their own length: T is the validation data's (or cut to T)
+        steps = spikes.shape[1] if timesteps is None else steps
+        spikes = np.concatenate([spikes, np.zeros((len(spikes), max(steps - spikes.shape[1], 0), *spikes.shape[2:]),
+                                                  spikes.dtype)], axis=1)[:, :steps]
 
     from ..checkpoint import load_checkpoint
 

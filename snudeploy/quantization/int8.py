@@ -34,9 +34,13 @@ change; :func:`cpu_dependent_nodes` checks a graph, its subgraphs and functions,
   weights stays within -32768..32512;
 * elementwise ops round each result once (IEEE 754), the same on every kernel; ``Scan`` steps
   in the graph's order;
-* reductions only over spikes: ``ReduceMax`` (lateral inhibition) returns one of its inputs,
-  and ``ReduceMean`` (the sequence graph's rates) adds whole numbers, exactly in any order below
-  2**24, then divides once; ``ReduceSum`` (sum pooling) only over whole numbers.
+* ``ReduceMax`` (lateral inhibition; a membrane readout's maximum over time) returns one of its
+  inputs, whatever they are; ``ReduceMean`` (the sequence graph's rates) only over spikes: it
+  adds whole numbers, exactly in any order below 2**24, then divides once; ``ReduceSum`` (sum
+  pooling) only over whole numbers.
+
+A network whose input is real values (the ``direct`` encoding) has no int8 graph: its first
+product would be a float sum, whose last bit depends on the CPU; :func:`refusal` says so.
 
 The int8 formats are ``step`` and ``customop`` with its functions inlined first: ``SNULayer``
 hoists ``x W`` for all time steps out of its ``Scan``, so after inlining every feed-forward
@@ -66,12 +70,22 @@ EXACT_OPS = {
     "LeakyRelu": "elementwise, one rounding", "Relu": "elementwise, exact", "Greater": "elementwise, exact",
     "Identity": "moves values", "Transpose": "moves values", "Constant": "a value",
     "Scan": "steps in the graph's order; its body is checked like the graph",
-    "ReduceMax": "over spikes only: returns one of its inputs",
+    "ReduceMax": "returns one of its inputs (exact for any values)",
+    "Gather": "moves values",
     "ReduceMean": "over spikes only: a whole-number sum (exact in any order below 2**24), divided once",
 }
-SPIKE_ONLY = {"ReduceMax", "ReduceMean"}  # reductions allowed only over spikes (0/1)
+SPIKE_ONLY = {"ReduceMean"}  # reductions allowed only over spikes (0/1)
 INTEGER_PRODUCTS = {"MatMul": "MatMulInteger", "Conv": "ConvInteger"}
 UINT8_LIMIT = 128  # the largest whole number an integer product's uint8 operand may hold (see above)
+
+
+def refusal(encoding, source: str) -> str | None:
+    """Why a network encoded by ``encoding`` (an :class:`snudeploy.encoding.Encoder`) has no int8 graph, or None."""
+    if encoding is not None and not encoding.SPIKES:
+        return (f"{source} takes real values (the {encoding.kind} encoding), not spikes: its first layer's product "
+                "would stay a float sum, which rounds differently on different CPUs, and int8 graphs give the same "
+                "bits everywhere. Train with a spiking encoding (delta, latency, rate) to quantize.")
+    return None
 
 
 def inline_functions(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -64,6 +64,9 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
         raise ConfigurationError(f"{checkpoint} has average pooling (layer {', '.join(map(str, averaged))}): its "
                                  "fractions would make the next product float, which rounds differently on "
                                  "different CPUs. int8 graphs need sum_pool2d (whole numbers of spikes).")
+    refused = int8.refusal(spec.encoding, str(checkpoint))
+    if refused:
+        raise ConfigurationError(refused)
     if not spec.spiking:
         raise ConfigurationError(f"{checkpoint} is a soft sSNU (sigmoid outputs): int8 graphs multiply spikes "
                                  "(0 or 1) only; quantize a spiking SNU.")
