@@ -80,8 +80,9 @@ def export(checkpoint, format: str, path, timesteps: int | None = None, opset: i
         timesteps: T of the ``unrolled`` graph and of validation (default: the checkpoint's
             encoding T).
         opset: ONNX opset, 13-18.
-        dataset: validation data: a dataset name, ``(x01, labels)`` arrays, or ``None`` for
-            the checkpoint's dataset; its test split, rate-encoded like training does.
+        dataset: validation data: a dataset name, an ``.npz`` file (:mod:`snudeploy.datasets`),
+            ``(x01, labels)`` arrays, or ``None`` for the checkpoint's dataset; its test split,
+            encoded like training does.
         samples: number of validation samples (the first N of the test split).
         force: write graphs that miss the validation gates (their metadata says so).
         inputs: for a Keras model: the validation inputs ``[N, T, *input shape]`` as the model takes
@@ -277,19 +278,22 @@ def validation_data(spec: ModelSpec, dataset, samples: int, timesteps: int):
         dataset = spec.dataset
         if dataset is None:
             raise ConfigurationError("The checkpoint names no dataset; pass a validation dataset.")
-    if isinstance(dataset, str) and spec.encoding.SEQUENCES:
-        data = datasets.load_data(dataset, sequences=True)
-        lengths = None if data.lengths_test is None else data.lengths_test[:samples]
-        x = spec.encoding.encode(data.x_test[:samples], "test", lengths)
-        return x.reshape(*x.shape[:2], *spec.input_shape), data.y_test[:samples], dataset
-    if isinstance(dataset, str):
-        _, _, x, y = datasets.load(dataset)
-        name = dataset
+    if isinstance(dataset, (str, os.PathLike)):
+        file = str(dataset).endswith(".npz")  # a file of the user's, else a dataset's name
+        name = Path(dataset).name if file else str(dataset)
+        data = datasets.load_data(None if file else str(dataset), dataset if file else None,
+                                  sequences=spec.encoding.SEQUENCES)
+        if data.sequences:
+            lengths = None if data.lengths_test is None else data.lengths_test[:samples]
+            x = spec.encoding.encode(data.x_test[:samples], "test", lengths)
+            return x.reshape(*x.shape[:2], *spec.input_shape), data.y_test[:samples], name
+        x, y = data.x_test, data.y_test
     else:
         try:
             x, y = dataset
         except (TypeError, ValueError):
-            raise ConfigurationError("`dataset` must be a dataset name or an (images, labels) pair.") from None
+            raise ConfigurationError("`dataset` must be a dataset name, an .npz file or an (images, labels) "
+                                     "pair.") from None
         name = "custom"
     x, y = np.asarray(x)[:samples], np.asarray(y)[:samples]
     if len(x) == 0 or int(np.prod(x.shape[1:])) != spec.input_features:

@@ -77,6 +77,11 @@ class Encoder:
     def with_timesteps(self, timesteps: int) -> "Encoder":
         return dataclasses.replace(self, timesteps=timesteps)
 
+    @property
+    def benchmark_spikes(self) -> float:
+        """Expected spikes per input over T that synthetic benchmark inputs draw (a quarter of the steps)."""
+        return self.timesteps / 4
+
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         """Per-stream state ``{name: shape}`` (float32, zero when a stream opens or resets)."""
         return {}
@@ -138,6 +143,10 @@ class Rate(Encoder):
         arguments.integer(self.seed, "seed", 0)
         object.__setattr__(self, "max_spikes", float(self.max_spikes))
 
+    @property
+    def benchmark_spikes(self) -> float:
+        return self.max_spikes
+
     def split_seed(self, split: str) -> int:
         return self.seed + SPLITS.index(arguments.choice(split, "split", SPLITS))
 
@@ -157,6 +166,7 @@ Encoding = Rate  # the seed's encoder, under the name checkpoints and callers ha
 class Latency(Encoder):
     """Time-to-first-spike encoding of static values in [0, 1] (module docstring)."""
     kind: ClassVar[str] = "latency"
+    benchmark_spikes: ClassVar[float] = 1.0
 
     def first_step(self, x: np.ndarray) -> np.ndarray:
         """The step each value fires at (float64; ``inf`` for values that never fire)."""
