@@ -10,6 +10,7 @@ Sequences also keep their raw values and lengths, so that they can be streamed t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -50,14 +51,15 @@ def test_split(info: ModelInfo, dataset: str | None = None, data=None, limit: in
                model: str = "the model") -> TestSplit:
     """The first ``limit`` test samples of ``dataset`` (default: the model's), encoded for the model."""
     name = dataset or info.dataset
-    if not name:
-        raise ConfigurationError(f"{model} does not name its dataset in its metadata; pass --dataset.")
+    if not name and data is None:
+        raise ConfigurationError(f"{model} does not name its dataset in its metadata; pass --dataset or --data.")
     encoding = info.encoding
     if encoding is None:
         raise ConfigurationError(f"{model} has no encoding in its metadata, so its inputs cannot be "
                                  "encoded as in training.")
     limit = arguments.optional_integer(limit, "limit", 1, arguments.LIMITS["samples"])
     split = datasets.load_data(name, data, sequences=encoding.SEQUENCES)
+    name = name or Path(data).name
     if split.sequences != encoding.SEQUENCES:
         raise ConfigurationError(f"{model} takes {'sequences' if encoding.SEQUENCES else 'images'} (its "
                                  f"{encoding.kind} encoding); {name} holds {'sequences' if split.sequences else 'images'}.")
