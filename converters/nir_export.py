@@ -56,6 +56,8 @@ def inexact(network) -> list[str]:
     found = {}  # reason -> layer indices
     for i, layer in enumerate(network.layers):
         p, reasons = layer.spec, []
+        if p.kind != "snu":  # to_nir names the layers it does not take
+            continue
         if p.g != "identity":
             reasons.append(f"g = {p.g}, but a NIR LIF integrates linearly (approximation: g dropped)")
         if p.activation != "step":
@@ -178,8 +180,8 @@ def validate(model, ref, spikes: np.ndarray, labels: np.ndarray | None, gates: G
     last = len(ref.states) - 1
     spikes_tf, spikes_nir = ref.spikes[max(ref.spikes)] > 0.5, result.spikes[last] > 0.5
     deltas = {}
-    for i, (y, s) in enumerate(ref.states.values()):
-        membrane = np.where(y > 0.5, 0.0, s)
+    for i, states in enumerate(ref.states.values()):
+        membrane = np.where(states["y"] > 0.5, 0.0, states["s"])
         deltas[f"l{i}_v"] = float(np.max(np.abs(membrane - result.states[f"l{i}_v"]), initial=0.0))
     tf_pred, nir_pred = ref.rates.argmax(axis=1), result.rates.argmax(axis=1)
     report.update({

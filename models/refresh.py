@@ -43,7 +43,7 @@ def refresh(name: str, entry: dict) -> None:
             if (folder / "step.onnx").is_file() else 10_000
         exported = [f for fmt in FLOAT_FORMATS for f in export_files(folder, fmt, tmp / "float", samples=samples)]
         paths = {f.path.name: f.path for f in exported if f.path.name in entry["files"]}
-        if refusal(spec.encoding, name) is None:
+        if refusal(spec.encoding, name, spec.readout) is None:
             report = quantize(folder, "ptq", tmp / "int8", float_files=exported)
             paths.update({f"{g}.int8.onnx": tmp / "int8" / f"{g}.int8.onnx" for g in report["graphs"]})
         rows = [_row(file, paths[file], entry["dataset"]) for file in entry["files"]]
@@ -92,7 +92,7 @@ def card(name: str, entry: dict, spec: ModelSpec, rows: list[dict]) -> str:
     int8_note = ("The float files equal the Keras model; the int8 files give the same spikes on every CPU (integer "
                  "MatMuls, checked bit for bit against `onnx.reference`), so their accuracy is the same everywhere."
                  if quantized else
-                 f"The files equal the Keras model. There is no int8 file: {refusal(enc, 'this network')}")
+                 f"The files equal the Keras model. There is no int8 file: {refusal(enc, 'this network', spec.readout)}")
     table = render(["file", "format", "graph", "weights", "size", "nodes", "parity", "test accuracy"],
                    [[f"`{r['file']}`", r["format"], r["graph"], r["weights"], r["size"], r["nodes"], r["parity"],
                      r["accuracy"]] for r in rows], "llllrrlr")

@@ -64,7 +64,7 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
         raise ConfigurationError(f"{checkpoint} has average pooling (layer {', '.join(map(str, averaged))}): its "
                                  "fractions would make the next product float, which rounds differently on "
                                  "different CPUs. int8 graphs need sum_pool2d (whole numbers of spikes).")
-    refused = int8.refusal(spec.encoding, str(checkpoint))
+    refused = int8.refusal(spec.encoding, str(checkpoint), spec.readout)
     if refused:
         raise ConfigurationError(refused)
     if not spec.spiking:
