@@ -32,7 +32,7 @@ ALLOWED = {
                              "ReduceMean", "StridedSlice"},
     "nir": {"MatMul", "Add", "Mul", "Greater", "Cast", "Where", "Identity"},  # converters/nir_import.py
     "lstm": {"LSTM", "Squeeze", "Unsqueeze", "Transpose", "ReduceMean",    # snudeploy/bench/lstm_onnx.py
-             "MatMul", "Add", "Mul", "Identity", "Scan", "Gather"},       # (+ a leaky-integrator output layer)
+             "MatMul", "Add", "Mul", "Identity", "Scan", "Gather", "ReduceMax"},  # (+ a leaky integrator)
 }
 CUSTOM_OPS = {"SNUCell", "SNULayer", "SNUConv2DCell", "SNUConv2DLayer"}  # ai.snudeploy nodes, allowed only with their function in the model
 

@@ -111,7 +111,8 @@ def lstm_onnx(prog: KerasProgram) -> dict[str, bytes]:
     from .lstm_onnx import lstm_model
 
     integrator = prog.integrator
-    models = {graph: lstm_model(prog.lstm_weights, graph, prog.spec.encoding, prog.spec.dataset, integrator)
+    models = {graph: lstm_model(prog.lstm_weights, graph, prog.spec.encoding, prog.spec.dataset, integrator,
+                                prog.spec.readout)
               for graph in ("step", "sequence")}
     x = (np.random.default_rng(0).random((3, 5, prog.spec.input_features)) < 0.3).astype(np.float32)
     sequence, step = Engine(models["sequence"]), Engine(models["step"])

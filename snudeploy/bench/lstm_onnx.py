@@ -33,12 +33,13 @@ def _gates(matrix: np.ndarray, units: int) -> np.ndarray:
 
 def lstm_model(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], graph: str = "step",
                encoding: Encoder | None = None, dataset: str | None = None,
-               integrator: tuple[np.ndarray, np.ndarray, float] | None = None) -> bytes:
+               integrator: tuple[np.ndarray, np.ndarray, float] | None = None,
+               readout: Readout = Readout("membrane")) -> bytes:
     """An ONNX LSTM network of ``layers`` = [(kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H])].
 
     ``graph="step"``: ``x [B, F]`` -> one step; ``"sequence"``: ``x [B, T, F]`` -> every step.
     ``integrator``: (kernel [H, C], bias [C], decay) of a leaky-integrator output layer after the
-    LSTM layers (the membrane readout's, built as snudeploy's customop graphs build it).
+    LSTM layers (the membrane ``readout``'s, built as snudeploy's customop graphs build it).
     """
     sequence = graph == "sequence"
     features = layers[0][0].shape[0]
@@ -72,13 +73,15 @@ def lstm_model(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], graph: s
             outputs.append(helper.make_tensor_value_info(f"l{i}_{kind}_next", TensorProto.FLOAT, ["batch", units]))
         current = f"l{i}_seq"
     classes = layers[-1][1].shape[0]
-    readout, meta_layers = Readout(), [Layer("lstm", (k[1].shape[0],), {"units": int(k[1].shape[0])}) for k in layers]
+    readout = readout if integrator is not None else Readout()
+    meta_layers = [Layer("lstm", (k[1].shape[0],), {"units": int(k[1].shape[0])}) for k in layers]
     if integrator is not None:
         from ..converters.customop import integrator as integrator_nodes
         from ..converters.network import NetworkLayer
+        from ..converters.unrolled import scores
 
         kernel, bias, decay = integrator
-        classes, readout = kernel.shape[1], Readout("membrane", "last")
+        classes = kernel.shape[1]
         spec = LeakyIntegrator(units=int(classes), decay=float(decay))
         layer = NetworkLayer(spec, {"kernel": kernel, "bias": bias}, (kernel.shape[0],), (classes,))
         extra = Graph(OPSET, prefix="li_")
@@ -88,6 +91,8 @@ def lstm_model(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], graph: s
         else:
             nodes.append(helper.make_node("Squeeze", [current, "axis0"], [batch_major]))
         v = integrator_nodes(extra, len(layers), layer, batch_major, sequence, inputs, outputs)
+        if sequence:
+            extra("Identity", [scores(extra, v, readout, OPSET)], ["rates"])
         nodes += extra.nodes
         initializers += extra.initializers
         states.append(State(len(layers), "v", f"l{len(layers)}_v", f"l{len(layers)}_v_next", (classes,)))
@@ -95,8 +100,6 @@ def lstm_model(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], graph: s
         current = v
         if sequence:
             nodes.append(helper.make_node("Identity", [current], ["spikes"]))
-            nodes.append(helper.make_node("Gather", ["spikes", "last_step"], ["rates"], axis=1))
-            initializers.append(numpy_helper.from_array(np.array(-1, np.int64), "last_step"))
             outputs += [helper.make_tensor_value_info("spikes", TensorProto.FLOAT, ["batch", "time", classes]),
                         helper.make_tensor_value_info("rates", TensorProto.FLOAT, ["batch", classes])]
         else:
