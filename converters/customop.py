@@ -28,7 +28,7 @@ from onnx import TensorProto, helper
 
 from ..errors import ExportError
 from ..kinds import ConvSNU, LeakyIntegrator, snu
-from ..kinds.graph import Graph, Nodes, reduce, value
+from ..kinds.graph import Graph, Nodes, value
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
 from ..readouts import Readout
 from .network import Network

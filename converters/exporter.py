@@ -10,7 +10,6 @@ files collects the reports of the files in that folder (written last).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os

@@ -27,9 +27,9 @@ import numpy as np
 import onnx
 
 from ..errors import ModelFileError, SnudeployError, ValidationError
-from ..runtime import Engine, Rollout, SessionSettings, rollout
 from ..kinds import LeakyIntegrator
 from ..readouts import Readout
+from ..runtime import Engine, Rollout, SessionSettings, rollout
 from .formats import Gates
 
 BATCH = 256  # samples per TensorFlow / ONNX Runtime call

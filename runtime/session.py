@@ -193,7 +193,10 @@ class StreamingSession:
         :meth:`snapshot` and :meth:`restore`. The encoder is the one in the model's metadata
         (:mod:`snudeploy.encoding`); a model whose encoding draws random numbers (``rate``) is
         stepped with its encoded spikes instead. A rejected call (the checks of :meth:`step`,
-        and raw values that are not finite numbers of the right shape) changes no stream.
+        and raw values that are not finite numbers of the right shape) changes no stream: the
+        encoder's new state is written back only after the step succeeded. (The encoder works on
+        one step of a batch of streams from state kept in the stream table, so several steps per
+        call would loop it over them.)
 
         Args:
             values: ``[len(streams), F_raw]`` raw values, row i for the i-th stream named.
