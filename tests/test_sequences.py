@@ -92,6 +92,7 @@ def test_a_masked_batch_gives_what_each_sequence_gives_alone(waves_file, readout
     (Direct(), "mean_rate"), (Direct(), "spike_count"), (Delta(), {"kind": "membrane", "reduce": "last"}),
     (Direct(), {"kind": "membrane", "reduce": "max"})])
 def test_every_readout_trains_exports_validated_and_streams_as_it_trained(waves_file, tmp_path, encoding, readout):
+    from snudeploy.bench import accuracy
     from snudeploy.converters import export_files
     from snudeploy.runtime import StreamingSession
     from snudeploy.runtime.evaluate import feed_sequences
@@ -110,6 +111,9 @@ def test_every_readout_trains_exports_validated_and_streams_as_it_trained(waves_
         correct.append(int((result.predictions == data.y_test).sum()))
     assert correct[0] == correct[1]
     assert abs(correct[0] - round(metrics["test_accuracy"] * len(data.y_test))) <= 1
+    record = accuracy.run(accuracy.plan([tmp_path / "onnx" / "step.onnx"], data=waves_file)).document["records"][0]
+    assert record["accuracy"] * len(data.y_test) == pytest.approx(correct[0])  # each sample for its own length
+    assert record["anytime_accuracy"][-1] == record["accuracy"] and len(record["anytime_accuracy"]) == 12
 
 
 @pytest.mark.slow

@@ -77,12 +77,14 @@ def plan(models, dataset: str | None = None, data=None, limit: int | None = None
                                      "encoded as in training.")
         targets.append((Path(path), label, info))
     dataset = dataset or targets[0][2].dataset
-    if not dataset:
-        raise ConfigurationError(f"{targets[0][0]} does not name its dataset in its metadata; pass --dataset.")
+    if not dataset and data is None:
+        raise ConfigurationError(f"{targets[0][0]} does not name its dataset in its metadata; pass --dataset or "
+                                 "--data.")
     sequences = targets[0][2].encoding.SEQUENCES
     if any(info.encoding.SEQUENCES != sequences for _, _, info in targets):
         raise ConfigurationError("Compare models that take the same kind of data (images or sequences).")
     loaded = datasets.load_data(dataset, data, sequences=sequences)
+    dataset = dataset or Path(data).name
     x, y = loaded.x_test[:limit], loaded.y_test[:limit]
     lengths = None if loaded.lengths_test is None else loaded.lengths_test[:limit]
     if not len(x):
