@@ -277,6 +277,9 @@ class Spikes(Encoder):
     kind: ClassVar[str] = "spikes"
     SEQUENCES: ClassVar[bool] = True
 
+    def fit(self, x, lengths=None, **settings):
+        return dataclasses.replace(self, timesteps=int(sequences(x).shape[1]))
+
     def step(self, x, state):
         if ((x != 0) & (x != 1)).any():
             raise InputValueError("This model's encoding is `spikes`: feed 0 or 1 values only.")

@@ -109,6 +109,8 @@ def train(dataset, data, out, model, hidden, network_file, cell, decay, g, recur
     if loaded.sequences and not datasets.is_sequences(dataset):
         dataset = None  # your own sequences: name them with --data in later commands
     encoding, recipe = dataset_defaults(dataset, loaded.sequences)
+    if encoding_kind is None and loaded.sequences and loaded.x_train.dtype == "uint8":
+        encoding_kind = "spikes"  # the data already are spikes
     if encoding_kind is not None and encoding_kind != encoding.kind:
         encoding = encoders.get(encoding_kind, encoding.timesteps)
     if encoding.SEQUENCES != loaded.sequences:
