@@ -21,7 +21,8 @@ from .errors import ConfigurationError, ModelFileError
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "model.weights.h5"
 METRICS_FILE = "metrics.json"
-SCHEMA_VERSION = 2  # 1: a dense network of `hidden` sizes; 2: `layers` and `input_shape`
+SCHEMA_VERSION = 3  # 1: a dense network of `hidden` sizes; 2: `layers` and `input_shape`; 3: encoders and readouts
+#                    of every kind (`encoding.kind`, `readout` an object)
 MODELS = ("snu", "lstm")
 CELLS = kinds.CELLS  # cell -> its output activation h
 LEGACY_FIELDS = ("input_features", "hidden", "cell", "decay", "g", "recurrent", "lateral_inhibition")
