@@ -27,11 +27,13 @@ import onnx
 from onnx import TensorProto, helper
 
 from ..errors import ExportError
-from ..kinds import ConvSNU, snu
-from ..kinds.graph import Graph, Nodes, reduce, value
+from ..kinds import ConvSNU, LeakyIntegrator, snu
+from ..kinds.graph import Graph, Nodes, value
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
+from ..readouts import Readout
 from .network import Network
-from .step import layer_weights
+from .step import decay, declare_states, layer_weights
+from .unrolled import scores
 
 DOMAIN = "ai.snudeploy"
 DOMAIN_VERSION = 1
@@ -106,6 +108,8 @@ def variants(network: Network) -> dict[type, tuple]:
     found: dict[type, dict] = {}
     for _, layer in network.stateful():
         spec = layer.spec
+        if not isinstance(spec, snu.SNUKind):
+            continue
         variant = {"g": spec.g, "activation": spec.activation, "recurrent": bool(getattr(spec, "recurrent", False)),
                    "lateral_inhibition": bool(getattr(spec, "lateral_inhibition", False))}
         found.setdefault(type(spec), {})[tuple(variant.items())] = (spec, variant)
@@ -118,7 +122,27 @@ def variants(network: Network) -> dict[type, tuple]:
     return chosen
 
 
-def build(network: Network, graph: str, opset: int = 17, timesteps: int | None = None) -> onnx.ModelProto:
+def integrator(main: Graph, i: int, layer, x: str, sequence: bool, inputs: list, outputs: list) -> str:
+    """A leaky-integrator layer as plain nodes: one step, or (``sequence``) ``x W + b`` for every step at
+    once and a ``Scan`` over time of ``v = p_t + decay * v_prev``; returns its output."""
+    w = layer_weights(main, i, layer)
+    (v_in, v_out), = declare_states(i, layer, inputs, outputs)
+    projection = layer.spec.onnx_project(main, x, w)
+    if not sequence:
+        return layer.spec.onnx_recur(main, projection, v_in, decay(main, i, layer), v_out)
+    body = Nodes("body_", main.opset)
+    layer.spec.onnx_recur(body, "p_t", "v_prev_t", decay(main, i, layer), "v_t")
+    body("Identity", ["v_t"], ["v_seq_t"])
+    untyped = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, None)  # noqa: E731
+    scan_body = helper.make_graph(body.nodes, f"l{i}_integrator_body", [untyped("v_prev_t"), untyped("p_t")],
+                                  [untyped("v_t"), untyped("v_seq_t")])
+    time_major = main("Transpose", [projection], perm=[1, 0, 2])
+    values = main("Scan", [v_in, time_major], [v_out, f"l{i}_v_seq_time_major"], body=scan_body, num_scan_inputs=1)[1]
+    return main("Transpose", [values], perm=[1, 0, 2])
+
+
+def build(network: Network, graph: str, opset: int = 17, timesteps: int | None = None,
+          readout: Readout = Readout()) -> onnx.ModelProto:
     """A ``customop`` model: ``graph="step"`` uses ``*Cell`` nodes, ``"sequence"`` ``*Layer`` nodes."""
     chosen = variants(network)
     sequence = graph == "sequence"
@@ -132,6 +156,9 @@ def build(network: Network, graph: str, opset: int = 17, timesteps: int | None =
         if not spec.stateful:
             current = spec.onnx_apply(main, current, layer.input_shape, sequence=sequence)
             continue
+        if isinstance(spec, LeakyIntegrator):
+            current = integrator(main, i, layer, current, sequence, inputs, outputs)
+            continue
         (_, y_in, y_out), (_, s_in, s_out) = state_names(i)
         inputs += [value(y_in, ["batch", *layer.output_shape]), value(s_in, ["batch", *layer.output_shape])]
         weights = layer_weights(main, i, layer)
@@ -144,7 +171,7 @@ def build(network: Network, graph: str, opset: int = 17, timesteps: int | None =
     main("Identity", [current], [SPIKES_NAME])
     outputs.append(value(SPIKES_NAME, ["batch", *time_dim, *network.output_shape]))
     if sequence:
-        main("Identity", [reduce(main, "ReduceMean", current, 1, opset, keepdims=0)], [RATES_NAME])
+        main("Identity", [scores(main, current, readout, opset)], [RATES_NAME])
         outputs.append(value(RATES_NAME, ["batch", *network.output_shape]))
     make = layer_function if sequence else cell_function
     functions = [make(spec, variant, opset) for spec, variant in chosen.values()]
@@ -156,5 +183,5 @@ def build(network: Network, graph: str, opset: int = 17, timesteps: int | None =
 
 def build_format(ctx) -> dict:
     """The ``customop`` format's graphs: ``{"sequence": ..., "step": ...}``."""
-    return {"sequence": build(ctx.network, "sequence", opset=ctx.opset),
+    return {"sequence": build(ctx.network, "sequence", opset=ctx.opset, readout=ctx.readout),
             "step": build(ctx.network, "step", opset=ctx.opset)}

@@ -10,7 +10,6 @@ files collects the reports of the files in that folder (written last).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -21,10 +20,11 @@ import numpy as np
 import onnx
 
 from .. import __version__, arguments, digest
-from ..encoding import Encoding
+from ..encoding import Encoder
 from ..errors import ConfigurationError, ExportError, ValidationError
 from ..files import Transaction, check_writable
 from ..metadata import METADATA_KEY, ModelInfo, Quantization, build as build_metadata
+from ..readouts import Readout
 from ..spec import ModelSpec
 from . import checks, formats
 from .network import Network, from_keras
@@ -61,6 +61,7 @@ class BuildContext:
     network: Network
     opset: int
     timesteps: int           # T of fixed-length graphs (and of validation)
+    readout: Readout = Readout()  # what a sequence graph's ``rates`` output gives
 
 
 def export(checkpoint, format: str, path, timesteps: int | None = None, opset: int = formats.DEFAULT_OPSET,
@@ -78,8 +79,9 @@ def export(checkpoint, format: str, path, timesteps: int | None = None, opset: i
         timesteps: T of the ``unrolled`` graph and of validation (default: the checkpoint's
             encoding T).
         opset: ONNX opset, 13-18.
-        dataset: validation data: a dataset name, ``(x01, labels)`` arrays, or ``None`` for
-            the checkpoint's dataset; its test split, rate-encoded like training does.
+        dataset: validation data: a dataset name, an ``.npz`` file (:mod:`snudeploy.datasets`),
+            ``(x01, labels)`` arrays, or ``None`` for the checkpoint's dataset; its test split,
+            encoded like training does.
         samples: number of validation samples (the first N of the test split).
         force: write graphs that miss the validation gates (their metadata says so).
         inputs: for a Keras model: the validation inputs ``[N, T, *input shape]`` as the model takes
@@ -122,7 +124,7 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
 
     from .validation import validate
 
-    ctx = BuildContext(network=network, opset=opset, timesteps=steps)
+    ctx = BuildContext(network=network, opset=opset, timesteps=steps, readout=source.readout)
     ref = source.reference()
     producer = producer_versions()
 
@@ -183,25 +185,25 @@ class Source:
     spikes: np.ndarray       # [N, T, *input shape], spikes or values as the model takes them
     labels: np.ndarray | None
     dataset: str             # what the validation data are
-    encoding: Encoding | None = None    # how the network's inputs are encoded (None: the user's own)
+    encoding: Encoder | None = None     # how the network's inputs are encoded (None: the user's own)
     trained_on: str | None = None       # the dataset the network was trained on
-    readout: str = "mean_rate"
+    readout: Readout = Readout()
     quantization: Quantization = Quantization()
     origin: dict | None = None          # the metadata's `source`
 
-    def encoding_for(self, timesteps: int | None) -> Encoding | None:
-        """The encoding recorded in a graph of fixed ``timesteps`` (``max_spikes`` capped at T), or the encoding."""
+    def encoding_for(self, timesteps: int | None) -> Encoder | None:
+        """The encoding recorded in a graph of fixed ``timesteps`` (rate: ``max_spikes`` capped at T), or the
+        encoding."""
         if self.encoding is None or timesteps is None:
             return self.encoding
-        return dataclasses.replace(self.encoding, timesteps=timesteps,
-                                   max_spikes=min(self.encoding.max_spikes, timesteps))
+        return self.encoding.with_timesteps(timesteps)
 
     def reference(self):
         """TensorFlow's results on the validation spikes (:class:`~.validation.Reference`)."""
         from .validation import reference
 
         log.info("Running TensorFlow on %d encoded %s test samples for validation...", len(self.spikes), self.dataset)
-        return reference(self.model, self.network, self.spikes)
+        return reference(self.model, self.network, self.spikes, self.readout)
 
 
 def load_source(checkpoint, timesteps: int | None, dataset, samples: int) -> Source:
@@ -212,6 +214,10 @@ def load_source(checkpoint, timesteps: int | None, dataset, samples: int) -> Sou
     steps = arguments.limited(spec.encoding.timesteps if timesteps is None else timesteps, "timesteps", "timesteps")
     samples = arguments.limited(samples, "samples", "samples")
     spikes, labels, data_name = validation_data(spec, dataset, samples, steps)
+    if spec.encoding.SEQUENCES:  # sequences run for their own length: T is the validation data's (or cut to T)
+        steps = spikes.shape[1] if timesteps is None else steps
+        spikes = np.concatenate([spikes, np.zeros((len(spikes), max(steps - spikes.shape[1], 0), *spikes.shape[2:]),
+                                                  spikes.dtype)], axis=1)[:, :steps]
 
     from ..checkpoint import load_checkpoint
 
@@ -247,7 +253,9 @@ def model_source(model, inputs, labels, samples: int) -> Source:
             raise ConfigurationError(f"`labels` must be integers [N] for the {len(x)} inputs.")
     if not network.finite():
         raise ExportError("The model has NaN or Inf weights; it cannot be exported.")
-    return Source(model, network, int(x.shape[1]), x[:samples], labels, "inputs",
+    last = model.layers[-1] if model.layers else None
+    readout = (Readout(last.readout.kind, last.readout.reduce) if type(last).__name__ == "Readout" else Readout())
+    return Source(model, network, int(x.shape[1]), x[:samples], labels, "inputs", readout=readout,
                   origin={"keras_model": getattr(model, "name", "model")})
 
 
@@ -256,10 +264,12 @@ def _is_keras_model(value) -> bool:
 
 
 def validation_data(spec: ModelSpec, dataset, samples: int, timesteps: int):
-    """``(spikes uint8 [N, T, *input shape], labels, dataset name)``: the first ``samples`` test images, encoded.
+    """``(input [N, T, *input shape], labels, dataset name)``: the first ``samples`` test samples, encoded.
 
     The encoding is the checkpoint's (test split seed); with a ``timesteps`` other than the
     checkpoint's, ``max_spikes`` is kept (capped at T) so a pixel fires as often over the sequence.
+    Sequences are encoded whole and padded with zeros (no input) to the split's longest: the
+    graphs and TensorFlow see the same steps, so the comparison holds for every step.
     """
     from .. import datasets
 
@@ -267,22 +277,28 @@ def validation_data(spec: ModelSpec, dataset, samples: int, timesteps: int):
         dataset = spec.dataset
         if dataset is None:
             raise ConfigurationError("The checkpoint names no dataset; pass a validation dataset.")
-    if isinstance(dataset, str):
-        _, _, x, y = datasets.load(dataset)
-        name = dataset
+    if isinstance(dataset, (str, os.PathLike)):
+        file = str(dataset).endswith(".npz")  # a file of the user's, else a dataset's name
+        name = Path(dataset).name if file else str(dataset)
+        data = datasets.load_data(None if file else str(dataset), dataset if file else None,
+                                  sequences=spec.encoding.SEQUENCES)
+        if data.sequences:
+            lengths = None if data.lengths_test is None else data.lengths_test[:samples]
+            x = spec.encoding.encode(data.x_test[:samples], "test", lengths)
+            return x.reshape(*x.shape[:2], *spec.input_shape), data.y_test[:samples], name
+        x, y = data.x_test, data.y_test
     else:
         try:
             x, y = dataset
         except (TypeError, ValueError):
-            raise ConfigurationError("`dataset` must be a dataset name or an (images, labels) pair.") from None
+            raise ConfigurationError("`dataset` must be a dataset name, an .npz file or an (images, labels) "
+                                     "pair.") from None
         name = "custom"
     x, y = np.asarray(x)[:samples], np.asarray(y)[:samples]
     if len(x) == 0 or int(np.prod(x.shape[1:])) != spec.input_features:
         raise ConfigurationError(f"Validation data has {int(np.prod(x.shape[1:]))} features per sample; "
                                  f"the checkpoint expects {spec.input_features}.")
-    encoding = dataclasses.replace(spec.encoding, timesteps=timesteps,
-                                   max_spikes=min(spec.encoding.max_spikes, timesteps))
-    spikes = encoding.encode(x, "test")
+    spikes = spec.encoding.with_timesteps(timesteps).encode(x, "test")
     return spikes.reshape(*spikes.shape[:2], *spec.input_shape), y, name
 
 

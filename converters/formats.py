@@ -24,12 +24,14 @@ class Gates:
     """What an export must reach against TensorFlow to be written.
 
     ``spike_agreement`` is the fraction of equal spikes (all compared layers and steps);
-    outputs of soft (sigmoid) layers count as equal within ``soft_atol``.
+    outputs of soft (sigmoid) layers count as equal within ``soft_atol``, a leaky integrator's membrane
+    values within ``value_rtol`` (relative: they are sums of products, not 0..1).
     ``max_state_delta`` is reported always and gated only when not ``None``.
     """
     prediction_agreement: float = 1.0
     spike_agreement: float = 0.9999
     soft_atol: float = 1e-5
+    value_rtol: float = 1e-4
     max_state_delta: float | None = None
 
 

@@ -9,10 +9,11 @@ Inputs ``x`` [B, T, *input shape] (T dynamic) and the initial states; outputs ``
 
 from __future__ import annotations
 
+from ..readouts import Readout
 from .tfgraph import convert, named_outputs, signature, stateful_runner, stateless_runner
 
 
-def loop_function(network):
+def loop_function(network, readout: Readout = Readout()):
     import tensorflow as tf
 
     input_signature = signature(network, None)
@@ -24,16 +25,17 @@ def loop_function(network):
         h, final, k = x, {}, 0
         for i, (layer, run) in enumerate(zip(network.layers, runners)):
             if layer.spec.stateful:
-                h, y, s = run(h, states[2 * k], states[2 * k + 1])
-                final[i], k = (y, s), k + 1
+                count = len(layer.spec.STATES)
+                h, *new = run(h, *states[k:k + count])
+                final[i], k = tuple(new), k + count
             else:
                 h = run(h)
-        return named_outputs(h, final, sequence=True)
+        return named_outputs(h, final, sequence=True, network=network, readout=readout)
 
     return snu_loop, input_signature
 
 
 def build(ctx) -> dict:
     """The format's graphs from an :class:`~snudeploy.converters.exporter.BuildContext`."""
-    function, input_signature = loop_function(ctx.network)
+    function, input_signature = loop_function(ctx.network, ctx.readout)
     return {"sequence": convert(function, input_signature, ctx.opset)}

@@ -101,7 +101,7 @@ def from_keras(model, input_shape=None) -> Network:
     """
     shape = tuple(input_shape) if input_shape is not None else tuple(int(d) for d in model.inputs[0].shape[2:])
     layers, keras_layers = [], []
-    body = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    body = [layer for layer in model.layers if type(layer).__name__ not in ("InputLayer", "Masking")]
     for position, layer in enumerate(body):
         if type(layer).__name__ in READOUTS and position == len(body) - 1:
             continue
@@ -116,9 +116,10 @@ def from_keras(model, input_shape=None) -> Network:
     return Network.build(shape, layers, keras_layers)
 
 
-READOUTS = ("GlobalAveragePooling1D",)
-SUPPORTED = ("snudeploy.layers.SNU / SNUConv2D / SumPooling2D, TimeDistributed(AveragePooling2D), "
-             "TimeDistributed(Flatten), Dropout, and GlobalAveragePooling1D as the last layer (the mean rate)")
+READOUTS = ("GlobalAveragePooling1D", "Readout")
+SUPPORTED = ("snudeploy.layers.SNU / SNUConv2D / SumPooling2D / LeakyIntegrator, TimeDistributed(AveragePooling2D), "
+             "TimeDistributed(Flatten), Dropout, and GlobalAveragePooling1D (the mean rate) or snudeploy.layers.Readout "
+             "as the last layer")
 
 
 def describe(layer) -> str:

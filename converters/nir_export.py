@@ -54,6 +54,7 @@ from .. import __version__, arguments
 from ..errors import ConfigurationError, ExportError, ValidationError
 from ..extras import require
 from ..files import Transaction, check_writable
+from ..kinds import SNUKind
 from .exporter import VALIDATION_FILE, ExportedFile, load_source, merged_validation
 from .formats import FLOAT_GATES, Gates
 from .nir_graph import read
@@ -71,6 +72,8 @@ def inexact(network) -> list[str]:
     found = {}  # reason -> layer indices
     for i, layer in network.stateful():
         p, reasons = layer.spec, []
+        if not isinstance(p, SNUKind):  # to_nir names the layers it does not take
+            continue
         if p.g != "identity":
             reasons.append(f"g = {p.g}, but a NIR LIF integrates linearly (approximation: g dropped)")
         if p.activation != "step":
@@ -248,8 +251,8 @@ def validate(model, ref, spikes: np.ndarray, labels: np.ndarray | None, gates: G
     last = len(ref.states) - 1
     spikes_tf, spikes_nir = ref.spikes[max(ref.spikes)] > 0.5, result.spikes[last] > 0.5
     deltas = {}
-    for i, (y, s) in enumerate(ref.states.values()):
-        membrane = channels_first(np.where(y > 0.5, 0.0, s), 1)
+    for i, states in enumerate(ref.states.values()):
+        membrane = channels_first(np.where(states["y"] > 0.5, 0.0, states["s"]), 1)
         deltas[f"l{i}_v"] = float(np.max(np.abs(membrane - result.states[f"l{i}_v"]), initial=0.0))
     tf_pred, nir_pred = ref.rates.argmax(axis=1), result.rates.argmax(axis=1)
     report.update({

@@ -13,7 +13,7 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from ..kinds import snu
+from ..kinds import LeakyIntegrator, snu
 from ..kinds.graph import Graph, value
 from ..metadata import INPUT_NAME, SPIKES_NAME, state_names
 from .network import Network, NetworkLayer
@@ -28,7 +28,7 @@ def layer_weights(graph: Graph, i: int, layer: NetworkLayer) -> dict[str, str]:
 
 def cell(graph: Graph, i: int, layer: NetworkLayer, w: dict[str, str]) -> snu.Cell:
     """Layer ``i``'s SNU cell with its decay and the shared constant 1 in ``graph``."""
-    return layer.spec.cell_names(w, graph.weight(f"l{i}_decay", layer.spec.decay), graph.constant(1.0))
+    return layer.spec.cell_names(w, decay(graph, i, layer), graph.constant(1.0))
 
 
 def build_step(network: Network, opset: int) -> onnx.ModelProto:
@@ -40,13 +40,32 @@ def build_step(network: Network, opset: int) -> onnx.ModelProto:
         if not layer.spec.stateful:
             current = layer.spec.onnx_apply(graph, current, layer.input_shape, sequence=False)
             continue
-        y_in, s_in, y_out, s_out = state_values(i, layer.output_shape, inputs, outputs)
         w = layer_weights(graph, i, layer)
         projection = layer.spec.onnx_project(graph, current, w, layer.input_shape)
+        if isinstance(layer.spec, LeakyIntegrator):
+            (v_in, v_out), = declare_states(i, layer, inputs, outputs)
+            current = layer.spec.onnx_recur(graph, projection, v_in, decay(graph, i, layer), v_out)
+            continue
+        y_in, s_in, y_out, s_out = state_values(i, layer.output_shape, inputs, outputs)
         current, _ = snu.step(graph, cell(graph, i, layer, w), projection, y_in, s_in, opset, y_out, s_out)
     graph("Identity", [current], [SPIKES_NAME])
     outputs.append(value(SPIKES_NAME, ["batch", *network.output_shape]))
     return snudeploy_model(graph.nodes, "snudeploy_step", inputs, outputs, graph.initializers, opset)
+
+
+def decay(graph: Graph, i: int, layer: NetworkLayer) -> str:
+    """Layer ``i``'s decay as initializer ``l{i}_decay``."""
+    return graph.weight(f"l{i}_decay", layer.spec.decay)
+
+
+def declare_states(i: int, layer: NetworkLayer, inputs: list, outputs: list) -> list[tuple[str, str]]:
+    """Declare every state of layer ``i`` ([batch, *output shape]); return ``[(input name, output name)]``."""
+    pairs = []
+    for _, name_in, name_out in state_names(i, layer.spec.STATES):
+        inputs.append(value(name_in, ["batch", *layer.output_shape]))
+        outputs.append(value(name_out, ["batch", *layer.output_shape]))
+        pairs.append((name_in, name_out))
+    return pairs
 
 
 def state_values(i: int, shape, inputs: list, outputs: list) -> tuple[str, str, str, str]:

@@ -15,20 +15,22 @@ import onnx
 from .. import interrupts
 from ..errors import ExportError
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME, state_names
+from ..readouts import Readout
 from .network import Network
 
 
 def stateful_runner(layer):
-    """``run(h [B, T, ...], y0, s0) -> (spikes [B, T, ...], y_T, s_T)`` for a stateful network layer."""
+    """``run(h [B, T, ...], *initial states) -> (outputs [B, T, ...], *final states)`` for a stateful network
+    layer, its states in the kind's order (``STATES``: y, s for SNU layers; v for a leaky integrator)."""
     import tensorflow as tf
 
     keras_layer = layer.keras
     if keras_layer is None:
         raise ExportError("This network was not read from a Keras model; the loop format needs one.")
-    if getattr(keras_layer, "cell", None) is not None:  # a dense SNU: its cell inside a Keras RNN returning states
+    if getattr(keras_layer, "cell", None) is not None:  # a dense layer: its cell inside a Keras RNN returning states
         rnn = tf.keras.layers.RNN(keras_layer.cell, return_sequences=True, return_state=True)
-        return lambda h, y0, s0: rnn(h, initial_state=[y0, s0])
-    return lambda h, y0, s0: keras_layer(h, initial_state=[y0, s0], return_state=True)
+        return lambda h, *states: rnn(h, initial_state=list(states))
+    return lambda h, *states: keras_layer(h, initial_state=list(states), return_state=True)
 
 
 def stateless_runner(layer):
@@ -55,15 +57,15 @@ def step_function(network: Network):
             if run is not None:  # stateless: the kind's layer on a sequence of one step
                 h = tf.squeeze(run(h[:, None]), axis=1)
                 continue
-            y0, s0 = states[2 * k], states[2 * k + 1]
-            keras_layer = layer.keras
+            count = len(layer.spec.STATES)
+            given, keras_layer = list(states[k:k + count]), layer.keras
             if getattr(keras_layer, "cell", None) is not None:
-                h, (y, s) = keras_layer.cell.call(h, [y0, s0])
+                h, new = keras_layer.cell.call(h, given)
             else:
-                y, s = keras_layer.step(h, y0, s0)
-                h = y
-            final[i], k = (y, s), k + 1
-        return named_outputs(h, final, sequence=False)
+                new = keras_layer.step(h, *given)
+                h = new[0]
+            final[i], k = tuple(new), k + count
+        return named_outputs(h, final, sequence=False, network=network)
 
     return snu_step, input_signature
 
@@ -75,20 +77,24 @@ def signature(network: Network, time: int | None | str = "step") -> list:
     x_shape = [None, *network.input_shape] if time == "step" else [None, time, *network.input_shape]
     specs = [tf.TensorSpec(x_shape, tf.float32, name=INPUT_NAME)]
     for i, layer in network.stateful():
-        specs += [tf.TensorSpec([None, *layer.output_shape], tf.float32, name=name) for _, name, _ in state_names(i)]
+        specs += [tf.TensorSpec([None, *layer.output_shape], tf.float32, name=name)
+                  for _, name, _ in state_names(i, layer.spec.STATES)]
     return specs
 
 
-def named_outputs(spikes, final_states: dict, sequence: bool) -> dict:
-    """The contract's output dict: ``spikes``, (``rates``,) and every stateful layer's next states."""
+def named_outputs(spikes, final_states: dict, sequence: bool, network: Network,
+                  readout: Readout = Readout()) -> dict:
+    """The contract's output dict: ``spikes``, (``rates``: the readout's scores,) and every stateful
+    layer's next states."""
     import tensorflow as tf
 
     outputs = {SPIKES_NAME: tf.identity(spikes)}
     if sequence:
-        outputs[RATES_NAME] = tf.reduce_mean(spikes, axis=1)
-    for i, (y, s) in final_states.items():
-        (_, _, y_out), (_, _, s_out) = state_names(i)
-        outputs[y_out], outputs[s_out] = tf.identity(y), tf.identity(s)
+        outputs[RATES_NAME] = (tf.reduce_mean(spikes, axis=1) if readout.kind != "membrane"
+                               else tf.reduce_max(spikes, axis=1) if readout.reduce == "max" else spikes[:, -1])
+    for i, values in final_states.items():
+        for (_, _, name), value in zip(state_names(i, network.layers[i].spec.STATES), values):
+            outputs[name] = tf.identity(value)
     return outputs
 
 

@@ -14,14 +14,26 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from ..kinds import snu
+from ..kinds import LeakyIntegrator, snu
 from ..kinds.graph import Graph, reduce, value
 from ..metadata import INPUT_NAME, RATES_NAME, SPIKES_NAME
+from ..readouts import Readout
 from .network import Network
-from .step import cell, layer_weights, snudeploy_model, state_values
+from .step import cell, decay, declare_states, layer_weights, snudeploy_model, state_values
 
 
-def build_unrolled(network: Network, opset: int, timesteps: int) -> onnx.ModelProto:
+def scores(nodes, outputs: str, readout: Readout, opset: int) -> str:
+    """The readout's scores of whole-sequence ``outputs`` [B, T, C] (the ``rates`` output): the mean over
+    time (mean rate, spike count: the same argmax), the last step or the maximum (membrane)."""
+    if readout.kind != "membrane":
+        return reduce(nodes, "ReduceMean", outputs, 1, opset, keepdims=0)
+    if readout.reduce == "max":
+        return reduce(nodes, "ReduceMax", outputs, 1, opset, keepdims=0)
+    last = nodes("Gather", [outputs, nodes.constant(-1, np.int64)], axis=1)
+    return last
+
+
+def build_unrolled(network: Network, opset: int, timesteps: int, readout: Readout = Readout()) -> onnx.ModelProto:
     """The unrolled sequence graph of ``network`` for sequences of ``timesteps`` steps."""
     graph = Graph(opset)
     inputs, outputs = [value(INPUT_NAME, ["batch", timesteps, *network.input_shape])], []
@@ -31,12 +43,21 @@ def build_unrolled(network: Network, opset: int, timesteps: int) -> onnx.ModelPr
         if not layer.spec.stateful:
             current = layer.spec.onnx_apply(graph, current, layer.input_shape, sequence=True)
             continue
-        y_in, s_in, y_out, s_out = state_values(i, layer.output_shape, inputs, outputs)
         w = layer_weights(graph, i, layer)
         steps = graph("Split", [_project_all(graph, layer, current, w, timesteps),
                                 graph.constant([1] * timesteps, np.int64)],
                       axis=1, outputs=[f"l{i}_p{t}" for t in range(timesteps)])
         steps = [steps] if timesteps == 1 else steps  # each [B, 1, *shape]
+        if isinstance(layer.spec, LeakyIntegrator):
+            (v_in, v_out), = declare_states(i, layer, inputs, outputs)
+            v, values = graph("Unsqueeze", [v_in, time_axis]), []
+            for projection in steps:
+                v = layer.spec.onnx_recur(graph, projection, v, decay(graph, i, layer))
+                values.append(v)
+            current = graph("Concat", values, axis=1) if timesteps > 1 else values[0]
+            graph("Squeeze", [v, time_axis], [v_out])
+            continue
+        y_in, s_in, y_out, s_out = state_values(i, layer.output_shape, inputs, outputs)
         y, s = graph("Unsqueeze", [y_in, time_axis]), graph("Unsqueeze", [s_in, time_axis])
         layer_cell, spikes = cell(graph, i, layer, w), []
         for projection in steps:
@@ -46,7 +67,7 @@ def build_unrolled(network: Network, opset: int, timesteps: int) -> onnx.ModelPr
         graph("Squeeze", [y, time_axis], [y_out])
         graph("Squeeze", [s, time_axis], [s_out])
     graph("Identity", [current], [SPIKES_NAME])
-    graph("Identity", [reduce(graph, "ReduceMean", current, 1, opset, keepdims=0)], [RATES_NAME])
+    graph("Identity", [scores(graph, current, readout, opset)], [RATES_NAME])
     outputs += [value(SPIKES_NAME, ["batch", timesteps, *network.output_shape]),
                 value(RATES_NAME, ["batch", *network.output_shape])]
     return snudeploy_model(graph.nodes, "snudeploy_unrolled", inputs, outputs, graph.initializers, opset)
@@ -63,4 +84,4 @@ def _project_all(graph: Graph, layer, x: str, w: dict, timesteps: int) -> str:
 
 def build(ctx) -> dict:
     """The format's graphs from an :class:`~snudeploy.converters.exporter.BuildContext`."""
-    return {"sequence": build_unrolled(ctx.network, ctx.opset, ctx.timesteps)}
+    return {"sequence": build_unrolled(ctx.network, ctx.opset, ctx.timesteps, ctx.readout)}

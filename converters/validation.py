@@ -27,6 +27,8 @@ import numpy as np
 import onnx
 
 from ..errors import ModelFileError, SnudeployError, ValidationError
+from ..kinds import LeakyIntegrator
+from ..readouts import Readout
 from ..runtime import Engine, Rollout, SessionSettings, rollout
 from .formats import Gates
 
@@ -36,17 +38,17 @@ BATCH = 256  # samples per TensorFlow / ONNX Runtime call
 @dataclass(frozen=True)
 class Reference:
     """TensorFlow's results on the validation spikes, per stateful layer (by its index in the network)."""
-    spikes: dict             # layer -> y at every step [N, T, *shape]
-    states: dict             # layer -> final (y, s), each [N, *shape]
-    rates: np.ndarray        # the Keras model's output [N, C]
-    soft: dict               # layer -> True when the output is sigmoid (not a spike)
+    spikes: dict             # layer -> its output at every step [N, T, *shape]
+    states: dict             # layer -> {state kind: final value [N, *shape]} (y, s; or v)
+    rates: np.ndarray        # the readout's scores of the Keras model's output [N, C]
+    soft: dict               # layer -> "spike" (0/1), "soft" (sigmoid) or "value" (a leaky integrator's membrane)
 
     def finite(self) -> bool:
-        arrays = [*self.spikes.values(), *(a for pair in self.states.values() for a in pair), self.rates]
+        arrays = [*self.spikes.values(), *(a for kinds in self.states.values() for a in kinds.values()), self.rates]
         return all(np.isfinite(a).all() for a in arrays)
 
 
-def reference(model, network, spikes: np.ndarray) -> Reference:
+def reference(model, network, spikes: np.ndarray, readout: Readout = Readout()) -> Reference:
     """Run TensorFlow on ``spikes`` [N, T, *input] (uint8 or float): every layer of ``network`` (read from
     ``model``) with its states returned, and ``model`` itself for the rates."""
     import tensorflow as tf
@@ -62,8 +64,8 @@ def reference(model, network, spikes: np.ndarray) -> Reference:
         for i, layer in enumerate(network.layers):
             if i in runners:
                 zeros = tf.zeros(tf.concat([tf.shape(x)[:1], layer.output_shape], 0))
-                h, y, s = runners[i](h, zeros, zeros)
-                out[i] = (h, y, s)
+                h, *final = runners[i](h, *[zeros] * len(layer.spec.STATES))
+                out[i] = (h, *final)
             else:
                 h = layer.keras(h, training=False)
         rates = model(x, training=False)
@@ -75,13 +77,23 @@ def reference(model, network, spikes: np.ndarray) -> Reference:
         layers, rates = run(x)
         chunks.append(({i: tuple(t.numpy() for t in layer) for i, layer in layers.items()}, rates.numpy()))
     cat = lambda i, k: np.concatenate([c[0][i][k] for c in chunks])  # noqa: E731
-    return Reference(spikes={i: cat(i, 0) for i in runners}, states={i: (cat(i, 1), cat(i, 2)) for i in runners},
-                     rates=np.concatenate([c[1] for c in chunks]),
-                     soft={i: not layer.spec.spiking for i, layer in network.stateful()})
+    rates = np.concatenate([c[1] for c in chunks])
+    if readout.kind == "spike_count":  # the Keras model sums spikes (logits); scores are mean rates
+        rates = rates / spikes.shape[1]
+    return Reference(spikes={i: cat(i, 0) for i in runners},
+                     states={i: {kind: cat(i, k + 1) for k, kind in enumerate(network.layers[i].spec.STATES)}
+                             for i in runners},
+                     rates=rates, soft={i: _output(layer.spec) for i, layer in network.stateful()})
 
 
-def _agree(a: np.ndarray, b: np.ndarray, soft: bool, gates: Gates) -> np.ndarray:
-    return np.abs(a - b) <= gates.soft_atol if soft else a == b
+def _output(spec) -> str:
+    return "value" if isinstance(spec, LeakyIntegrator) else "spike" if spec.spiking else "soft"
+
+
+def _agree(a: np.ndarray, b: np.ndarray, soft: str, gates: Gates) -> np.ndarray:
+    if soft == "value":
+        return np.isclose(a, b, rtol=gates.value_rtol, atol=gates.soft_atol)
+    return np.abs(a - b) <= gates.soft_atol if soft == "soft" else a == b
 
 
 def compare(ref: Reference, result: Rollout, engine: Engine, gates: Gates, labels: np.ndarray | None = None) -> dict:
@@ -91,16 +103,16 @@ def compare(ref: Reference, result: Rollout, engine: Engine, gates: Gates, label
     for s in info.states:
         final.setdefault(s.layer, {})[s.kind] = result.states[s.input]
     equal, total, per_layer, deltas = 0, 0, {}, {}
-    for i, (y_tf, s_tf) in ref.states.items():
-        y_onnx, s_onnx = final[i]["y"], final[i]["s"]
-        checks = [_agree(y_onnx, y_tf, ref.soft[i], gates)]
+    for i, states_tf in ref.states.items():
+        output = next(iter(states_tf))  # the state that is the layer's output (y; v)
+        checks = [_agree(final[i][output], states_tf[output], ref.soft[i], gates)]
         if i in result.spikes:
             checks.append(_agree(result.spikes[i], ref.spikes[i], ref.soft[i], gates))
         layer_equal, layer_total = sum(int(c.sum()) for c in checks), sum(c.size for c in checks)
         per_layer[f"l{i}"] = layer_equal / layer_total
         equal, total = equal + layer_equal, total + layer_total
-        deltas[f"l{i}_y"] = float(np.max(np.abs(y_tf - y_onnx), initial=0.0))
-        deltas[f"l{i}_s"] = float(np.max(np.abs(s_tf - s_onnx), initial=0.0))
+        for kind, value in states_tf.items():
+            deltas[f"l{i}_{kind}"] = float(np.max(np.abs(value - final[i][kind]), initial=0.0))
     tf_pred, onnx_pred = ref.rates.argmax(axis=1), result.rates.argmax(axis=1)
     last = len(info.layers) - 1
     report = {

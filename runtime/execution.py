@@ -14,8 +14,9 @@ session (:meth:`.engine.Engine.chunks`) is bound to the same two state buffer se
 streams' states stay where they are whether they are stepped or chunked; only the input and
 the spikes ``[B, K, ...]`` are bound anew each call, around the caller's arrays.
 
-The batch also counts its own output spikes and steps; :meth:`BoundBatch.take_counts`
-hands them to the stream table when a readout or another call needs them.
+The batch also counts its own output spikes and steps (and keeps their running maximum,
+for the membrane readout); :meth:`BoundBatch.take_counts` hands them to the stream table
+when a readout or another call needs them.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ class BoundBatch:
         self._untimed = engine.run_timeout is None
         self._run, self._dot, self._add = engine.session.run_with_iobinding, np.dot, np.add
         self.counts = np.zeros((batch, info.classes), np.float32)  # exact: flushed before 2**24 steps
+        self.readout = info.readout
+        self.peak = np.full((batch, info.classes), -np.inf, np.float32) if not info.readout.spiking else None
         self.steps = 0
 
     def _state_bindings(self, session) -> list:
@@ -124,6 +127,8 @@ class BoundBatch:
             self._engine.run_bound(self._bindings[parity])
         self._keep(parity, "step", "it was not applied")
         self._add(self.counts, self.spikes, out=self.counts)
+        if self.peak is not None:
+            np.maximum(self.peak, self.spikes, out=self.peak)
         self.steps += 1
         return self.spikes
 
@@ -146,6 +151,8 @@ class BoundBatch:
         chunks.run_bound(binding)
         self._keep(parity, "chunk", "none of its steps was applied")
         self._add(self.counts, spikes.sum(axis=1), out=self.counts)
+        if self.peak is not None:
+            np.maximum(self.peak, spikes.max(axis=1), out=self.peak)
         np.copyto(self.spikes, spikes[:, -1])  # the last step's spikes, as after a step
         self.steps += x.shape[1]
         return spikes
@@ -159,14 +166,24 @@ class BoundBatch:
                                       f"or weights too large); {applied} and the state is unchanged.")
         self._parity = parity ^ 1
 
+    def scores(self) -> np.ndarray:
+        """The readout's scores of the steps since the batch was loaded ``[B, C]`` (rollout from zero state)."""
+        if self.readout.spiking:
+            return (self.counts / max(self.steps, 1)).astype(np.float32)
+        return (self.spikes if self.readout.reduce == "last" else self.peak).copy()
+
     @property
     def counts_due(self) -> bool:
         """Whether the float32 counters must move to the table now to stay exact (2**24)."""
         return self.steps >= FLUSH_STEPS
 
-    def take_counts(self) -> tuple[np.ndarray, np.ndarray, int]:
-        """``(spike counts [B, C], last spikes [B, C], steps)`` since the last call; resets the counters."""
+    def take_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+        """``(spike counts [B, C], last spikes [B, C], running maximum [B, C] or None, steps)`` since the last
+        call; resets the counters."""
         counts, steps = self.counts.astype(np.float64), self.steps
+        peak = None if self.peak is None else self.peak.copy()
         self.counts[:] = 0
+        if self.peak is not None:
+            self.peak[:] = -np.inf
         self.steps = 0
-        return counts, self.spikes.copy(), steps
+        return counts, self.spikes.copy(), peak, steps

@@ -26,12 +26,13 @@ _KINDS = {"Conv", "Transpose", "Reshape", "ReduceSum", "Div", "Slice"}
 INTEGER_OPS = {"MatMulInteger", "ConvInteger"}
 ALLOWED = {
     "step": _SNU | _KINDS | INTEGER_OPS,
-    "unrolled": _SNU | _KINDS | INTEGER_OPS | {"Split", "Concat", "Squeeze", "Unsqueeze", "ReduceMean"},
-    "customop": _SNU | _KINDS | INTEGER_OPS | {"Scan", "ReduceMean", "Shape", "Concat"},
+    "unrolled": _SNU | _KINDS | INTEGER_OPS | {"Split", "Concat", "Squeeze", "Unsqueeze", "ReduceMean", "Gather"},
+    "customop": _SNU | _KINDS | INTEGER_OPS | {"Scan", "ReduceMean", "Shape", "Concat", "Gather"},
     "loop": _SNU | _KINDS | {"Loop", "And", "Less", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze", "Concat",
-                             "ReduceMean"},
+                             "ReduceMean", "StridedSlice"},
     "nir": {"MatMul", "Add", "Mul", "Greater", "Cast", "Where", "Identity", "Conv", "Div", "Reshape"},  # nir_import.py
-    "lstm": {"LSTM", "Squeeze", "Unsqueeze", "Transpose", "ReduceMean"},    # snudeploy/bench/lstm_onnx.py
+    "lstm": {"LSTM", "Squeeze", "Unsqueeze", "Transpose", "ReduceMean",    # snudeploy/bench/lstm_onnx.py
+             "MatMul", "Add", "Mul", "Identity", "Scan", "Gather", "ReduceMax"},  # (+ a leaky integrator)
 }
 CUSTOM_OPS = {"SNUCell", "SNULayer", "SNUConv2DCell", "SNUConv2DLayer"}  # ai.snudeploy nodes, allowed only with their function in the model
 

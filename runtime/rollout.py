@@ -28,7 +28,8 @@ class Rollout:
             layer with a spike state; sequence graphs: the output layer); empty when
             ``record`` was False (then ``rates`` only).
         states: final states ``{state input name: [N, *shape]}`` (empty when not recorded).
-        rates: mean output rate over the sequence ``[N, C]``.
+        rates: the readout's scores of the sequence ``[N, C]`` (:mod:`snudeploy.readouts`: the mean output
+            rate, or a membrane readout's value).
         provider: the execution provider that ran it.
     """
     spikes: dict[int, np.ndarray]
@@ -38,7 +39,7 @@ class Rollout:
 
     @property
     def predictions(self) -> np.ndarray:
-        """argmax of the mean output rate (ties to the lower class)."""
+        """argmax of the readout's scores (ties to the lower class)."""
         return self.rates.argmax(axis=1)
 
 
@@ -78,7 +79,7 @@ def _chunk(engine: Engine, x: np.ndarray, record: bool, initial: dict | None):
     last = len(info.layers) - 1
     if info.sequence:
         spikes, rates, final = engine.sequence(x, states)
-        rates = spikes.mean(axis=1, dtype=np.float32) if rates is None else rates
+        rates = info.readout.scores(spikes) if rates is None else rates
         return ({last: spikes}, final, rates) if record else ({}, {}, rates)
     if not record:
         bound = engine.bind(batch)
@@ -86,7 +87,7 @@ def _chunk(engine: Engine, x: np.ndarray, record: bool, initial: dict | None):
         for t in range(steps):
             np.copyto(bound.x, x[:, t])
             bound.step()
-        return {}, {}, (bound.counts / steps).astype(np.float32)
+        return {}, {}, bound.scores()
     layers = {i: s for i in range(len(info.layers)) if (s := info.spike_state(i)) is not None}
     recorded = {i: np.zeros((batch, steps, *s.shape), np.float32) for i, s in layers.items()}
     output = np.zeros((batch, steps, *info.output_shape), np.float32)
@@ -95,4 +96,4 @@ def _chunk(engine: Engine, x: np.ndarray, record: bool, initial: dict | None):
         for i, s in layers.items():
             recorded[i][:, t] = states[s.input]
     recorded[last] = output
-    return recorded, states, output.mean(axis=1, dtype=np.float32)
+    return recorded, states, info.readout.scores(output)

@@ -32,8 +32,9 @@ class StreamingSession:
 
     Shapes: ``step(x [S, *input]) -> spikes [S, C]`` for the S streams named (default: every
     open stream, in open order), or a chunk of K consecutive steps of each of them,
-    ``step(x [S, K, *input]) -> spikes [S, K, C]``; ``run(x [N, T, *input]) -> rates [N, C]``;
-    readouts give one row per stream. ``input`` is the model's per-step input shape (``[F]``
+    ``step(x [S, K, *input]) -> spikes [S, K, C]``; ``feed(values [S, F_raw]) -> spikes [S, C]``
+    (raw values, encoded per stream first); ``run(x [N, T, *input]) -> scores [N, C]``;
+    readouts give one row per stream, following the model's readout (:mod:`snudeploy.readouts`). ``input`` is the model's per-step input shape (``[F]``
     features, or ``[H, W, C]`` channels last for convolutional networks; the same values
     flattened into ``[F]`` are accepted too); C output classes; spikes as bool/int arrays or
     real values.
@@ -107,8 +108,13 @@ class StreamingSession:
         self._steppable = self._model.fixed_timesteps in (None, 1)
         self._binary = self._model.info.input.binary
         self._io_binding = bool(io_binding)
-        self._table = StreamTable({s.input: s.shape for s in self._model.states}, self.classes)
-        info = self._model.info  # an int8 graph reads its layers' spike states as uint8: they must stay 0 or 1
+        info = self._model.info
+        self._encoder = info.encoding if info.encoding is not None and info.encoding.STREAMS else None
+        self._readout = info.readout
+        self._table = StreamTable({s.input: s.shape for s in self._model.states}, self.classes,
+                                  spiking=info.readout.spiking,
+                                  encoder_shapes=self._encoder.state_shapes() if self._encoder else None)
+        # an int8 graph reads its layers' spike states as uint8: they must stay 0 or 1
         self._spike_states = tuple(s.input for s in info.states if info.quantization.int8 and s.kind == "y"
                                    and info.layers[s.layer].fields.get("activation") == "step")
         self._lock = threading.Lock()
@@ -191,7 +197,7 @@ class StreamingSession:
 
         Returns:
             The step's output spikes ``[len(streams), C]``, or the chunk's ``[len(streams), K, C]``,
-            float32.
+            float32 (a membrane readout's model: the output layer's membrane values).
         """
         if type(x) is not np.ndarray:
             x = as_array(x)
@@ -213,6 +219,46 @@ class StreamingSession:
             if x.ndim in self._chunk_ranks:
                 return self._advance(self._checked_chunk(x, len(ids)), ids, slots, chunk=True)
             return self._advance(self._checked_step(x, len(ids)), ids, slots, chunk=False)
+
+    def feed(self, values, streams=None) -> np.ndarray:
+        """Encode one raw time step of ``streams`` with the model's encoder, then :meth:`step` them.
+
+        Each stream keeps its own encoder state (a delta encoder's reference, a latency
+        encoder's step count): zero after :meth:`open` and :meth:`reset`, carried by
+        :meth:`snapshot` and :meth:`restore`. The encoder is the one in the model's metadata
+        (:mod:`snudeploy.encoding`); a model whose encoding draws random numbers (``rate``) is
+        stepped with its encoded spikes instead. A rejected call (the checks of :meth:`step`,
+        and raw values that are not finite numbers of the right shape) changes no stream: the
+        encoder's new state is written back only after the step succeeded. (The encoder works on
+        one step of a batch of streams from state kept in the stream table, so several steps per
+        call would loop it over them.)
+
+        Args:
+            values: ``[len(streams), F_raw]`` raw values, row i for the i-th stream named.
+            streams: stream ids (or one id); None feeds every open stream in open order.
+
+        Returns:
+            That step's output ``[len(streams), C]`` float32, as :meth:`step` returns it.
+        """
+        encoder = self._encoder
+        if encoder is None:
+            encoding = self.info.encoding
+            what = "no encoding in its metadata" if encoding is None else \
+                f"a {encoding.kind} encoding, which draws random numbers"
+            raise ConfigurationError(f"{self._model.source} has {what}; feed() encodes deterministic encodings "
+                                     "only: step() the encoded input instead.")
+        with self._lock:
+            self._check_steppable()
+            ids, slots = self._table.resolve(streams)
+            if not ids:
+                raise UnknownStreamError("No streams to feed: open some with open() first.")
+            features = encoder.raw_features or self.features
+            raw = to_float32(check(values, (("streams", len(ids)), ("features", features))))
+            encoded, state = encoder.step(raw, self._table.gather_encoder(slots))
+            x32 = to_float32(encoded.reshape(len(ids), *self.input_shape), self._binary)
+            spikes = self._advance(x32, ids, slots, chunk=False)
+            self._table.scatter_encoder(slots, state)  # only once the step has succeeded
+            return spikes
 
     def _names_bound(self, streams, bound: _Bound) -> bool:
         """Whether ``streams`` names exactly the bound streams, in their order (cheap; False when unsure)."""
@@ -269,7 +315,8 @@ class StreamingSession:
                                   "applied and the state is unchanged.")
         self._table.scatter(index, states)
         if chunk:
-            self._table.add_counts(index, spikes.sum(axis=1, dtype=np.float64), spikes[:, -1], spikes.shape[1])
+            self._table.add_counts(index, spikes.sum(axis=1, dtype=np.float64), spikes[:, -1],
+                                   None if self._readout.spiking else spikes.max(axis=1), spikes.shape[1])
         else:
             self._table.record(index, spikes)
         self._previous = key
@@ -297,7 +344,8 @@ class StreamingSession:
             batch_size: sequences per ONNX Runtime call (bounds memory; results do not depend on it).
 
         Returns:
-            Mean output rates over the T steps, ``[N, C]`` float32.
+            The readout's scores over the T steps, ``[N, C]`` float32: mean output rates (spike
+            readouts), or the membrane readout's last or largest value.
         """
         fixed = self._model.fixed_timesteps
         array = check(x, (("samples", None), ("timesteps", fixed), *self._input_dims), len(self._input_dims))
@@ -351,36 +399,45 @@ class StreamingSession:
             return self._table.steps(self._table.resolve(streams)[1])
 
     def rates(self, streams=None) -> np.ndarray:
-        """Mean output rates so far, counts / steps ``[len(streams), C]`` float32 (zeros before any step)."""
+        """The readout's scores so far ``[len(streams), C]`` float32: mean output rates, counts / steps
+        (zeros before any step); for a membrane readout the last membrane value (zeros before any step)
+        or its maximum so far (-inf before any step)."""
         with self._lock:
             self._sync()
-            slots = self._table.resolve(streams)[1]
+            return self._scores(self._table.resolve(streams)[1])
+
+    def _scores(self, slots: np.ndarray) -> np.ndarray:
+        if self._readout.spiking:
             steps = np.maximum(self._table.steps(slots), 1)[:, None]
             return (self._table.counts(slots) / steps).astype(np.float32)
+        return (self._table.last(slots) if self._readout.reduce == "last" else self._table.peak(slots)).copy()
 
     def predict(self, streams=None) -> np.ndarray:
-        """Anytime prediction: the argmax of each stream's running rate ``[len(streams)]`` int64.
+        """Anytime prediction: the argmax of each stream's running score ``[len(streams)]`` int64.
 
         Valid after any number of steps (ties go to the lower class, as ``run(x).argmax(1)``);
         after a whole sequence it is the model's prediction. See :meth:`decided` to stop early.
         """
         with self._lock:
             self._sync()
-            return self._table.counts(self._table.resolve(streams)[1]).argmax(axis=1)
+            slots = self._table.resolve(streams)[1]
+            scores = self._table.counts(slots) if self._readout.spiking else self._scores(slots)
+            return scores.argmax(axis=1)
 
     def decided(self, remaining: int, streams=None) -> np.ndarray:
         """Whether each stream's prediction is final with ``remaining`` steps left ``[len(streams)]`` bool.
 
         An output unit adds at most 1 to its count per step, so once the leading class is more
         than ``remaining`` spikes ahead of every other class no later input can change the
-        prediction; an application can stop feeding such a stream.
+        prediction; an application can stop feeding such a stream. A membrane value can change
+        by any amount in one step: a membrane readout is decided only when no step remains.
         """
         remaining = arguments.integer(remaining, "remaining", 0)
         with self._lock:
             self._sync()
             counts = self._table.counts(self._table.resolve(streams)[1])
-        if self.classes == 1:
-            return np.ones(len(counts), bool)
+        if self.classes == 1 or not self._readout.spiking:
+            return np.full(len(counts), self.classes == 1 or remaining == 0)
         top_two = np.partition(counts, -2, axis=1)[:, -2:]
         return top_two[:, 1] - top_two[:, 0] > remaining
 
@@ -401,8 +458,8 @@ class StreamingSession:
     def _sync(self) -> None:
         """Move the bound batch's spike counts into the table (its states stay bound)."""
         if self._bound is not None and self._bound.batch.steps:
-            counts, last, steps = self._bound.batch.take_counts()
-            self._table.add_counts(self._bound.index, counts, last, steps)
+            counts, last, peak, steps = self._bound.batch.take_counts()
+            self._table.add_counts(self._bound.index, counts, last, peak, steps)
 
     def _unbind(self) -> None:
         """Move the bound streams' states and counts back into the table and drop the binding."""

@@ -10,28 +10,36 @@ from .files import Transaction
 from .spec import METRICS_FILE, SPEC_FILE, WEIGHTS_FILE, ModelSpec
 
 
-def build_model(spec: ModelSpec):
-    """The Keras sequence model for ``spec``: input [B, T, *input shape] -> mean output rate [B, C].
+def build_model(spec: ModelSpec, masked: bool = False):
+    """The Keras sequence model for ``spec``: input [B, T, *input shape] -> the readout's scores [B, C].
 
     Each layer is its kind's Keras layer (:meth:`snudeploy.kinds.LayerSpec.keras_layer`), named
-    ``<kind>_<index>`` (dense SNU layers ``snu_0``, ``snu_1``, ... as checkpoints have always named them).
+    ``<kind>_<index>`` (dense SNU layers ``snu_0``, ``snu_1``, ... as checkpoints have always named them),
+    then the readout (:mod:`snudeploy.readouts`: ``GlobalAveragePooling1D`` for the mean rate).
+    ``masked``: a ``Masking`` layer first, for sequences padded with :data:`snudeploy.training.MASK_VALUE`
+    (it holds no weights: checkpoints load either way).
     """
     import tensorflow as tf
 
-    from . import layers
+    from . import kinds, layers
+    from .training import MASK_VALUE
 
     keras = tf.keras
     model = keras.Sequential(name=f"{spec.model}_net")
     model.add(keras.layers.InputLayer(input_shape=(None, *spec.input_shape)) if legacy_keras()
               else keras.Input(shape=(None, *spec.input_shape)))
+    if masked:
+        model.add(keras.layers.Masking(mask_value=MASK_VALUE, name="mask"))
     shape = spec.input_shape
     for i, layer in enumerate(spec.layers):
-        if spec.model == "lstm":
+        if spec.model == "lstm" and isinstance(layer, kinds.DenseSNU):
             model.add(keras.layers.LSTM(layer.units, return_sequences=True, name=f"lstm_{i}"))
         else:
             model.add(layer.keras_layer(keras, layers, f"{layer.kind}_{i}", shape))
         shape = layer.output_shape(shape)
-    model.add(keras.layers.GlobalAveragePooling1D(name="mean_rate"))
+    readout = spec.readout
+    model.add(keras.layers.GlobalAveragePooling1D(name="mean_rate") if readout.kind == "mean_rate"
+              else layers.Readout(readout.kind, readout.reduce, name=readout.kind))
     return model
 
 

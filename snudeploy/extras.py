@@ -11,6 +11,7 @@ EXTRAS = {
     "plots": ("matplotlib",),
     "serve": ("tritonclient", "pytriton"),
     "nir": ("nir",),
+    "data": ("sktime",),
 }
 
 

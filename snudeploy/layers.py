@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from . import activation_table, activations, arguments, kinds
+from . import activation_table, activations, arguments, kinds, readouts
 from .kinds.base import pair
 
 keras = tf.keras
@@ -309,6 +309,76 @@ class AvgPooling2D(_Pooling2D):
     """
 
     average = True
+
+
+@keras.utils.register_keras_serializable(package="snudeploy")
+class LeakyIntegratorCell(keras.layers.Layer):
+    """One step of a non-spiking leaky integrator: ``v_t = (x_t W + b) + decay * v_{t-1}``, output ``v_t``.
+
+    The output layer of the ``membrane`` readout (:mod:`snudeploy.kinds.integrator`). Shapes:
+    ``x_t`` [B, F]; ``v`` [B, units].
+    """
+
+    def __init__(self, units, decay=0.9, kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.units = arguments.limited(units, "units", "units")
+        self.decay = arguments.number(decay, "decay", 0, 1)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.state_size = [units]
+        self.output_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel", shape=(int(input_shape[-1]), self.units),
+                                      initializer=self.kernel_initializer)
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=keras.initializers.Zeros())
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        v = (tf.matmul(tf.cast(inputs, self.kernel.dtype), self.kernel) + self.bias) + self.decay * states[0]
+        return v, [v]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "decay": self.decay,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+
+
+def LeakyIntegrator(units, decay=0.9, **rnn_kwargs):
+    """A Keras ``RNN`` around a :class:`LeakyIntegratorCell` (``return_sequences`` etc. pass through)."""
+    return RNN(LeakyIntegratorCell(units, decay=decay), **rnn_kwargs)
+
+
+@keras.utils.register_keras_serializable(package="snudeploy")
+class Readout(keras.layers.Layer):
+    """A readout of :mod:`snudeploy.readouts` over time: ``[B, T, C] -> [B, C]``, honouring a Keras mask.
+
+    ``spike_count`` sums the valid steps, ``membrane`` takes the last valid step
+    (``reduce="last"``) or the maximum over the valid steps (``"max"``). (``mean_rate`` is
+    ``GlobalAveragePooling1D``, which checkpoints have always held.)
+    """
+
+    def __init__(self, kind="spike_count", reduce=None, **kwargs):
+        super().__init__(**kwargs)
+        self.readout = readouts.Readout(kind, reduce)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        x = tf.cast(inputs, tf.float32)
+        valid = tf.ones(tf.shape(x)[:2], tf.bool) if mask is None else tf.cast(mask, tf.bool)
+        if self.readout.kind == "spike_count":
+            return tf.reduce_sum(x * tf.cast(valid, x.dtype)[..., None], axis=1)
+        if self.readout.reduce == "max":
+            return tf.reduce_max(tf.where(valid[..., None], x, tf.fill(tf.shape(x), x.dtype.min)), axis=1)
+        last = tf.reduce_sum(tf.cast(valid, tf.int32), axis=1) - 1            # the last valid step of each sample
+        return tf.gather(x, tf.maximum(last, 0), axis=1, batch_dims=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.readout.kind, "reduce": self.readout.reduce}
 
 
 def spiking_layers(model) -> list:

@@ -34,8 +34,9 @@ import math
 from dataclasses import dataclass, field
 
 from . import arguments, kinds
-from .encoding import Encoding
+from .encoding import Encoder
 from .errors import ConfigurationError, ModelFileError
+from .readouts import Readout
 
 METADATA_KEY = "snudeploy"
 SCHEMA_VERSION = 3
@@ -159,9 +160,9 @@ class ModelInfo:
     states: tuple[State, ...]
     outputs: Outputs
     timesteps: int | None = None
-    encoding: Encoding | None = None
+    encoding: Encoder | None = None
     dataset: str | None = None
-    readout: str = "mean_rate"
+    readout: Readout = field(default_factory=Readout)
     quantization: Quantization = field(default_factory=Quantization)
     producer: dict = field(default_factory=dict)
     validation: dict | None = None
@@ -208,7 +209,7 @@ class ModelInfo:
             "outputs": {k: v for k, v in dataclasses.asdict(self.outputs).items() if v is not None},
             "encoding": self.encoding.to_dict() if self.encoding else None,
             "dataset": self.dataset,
-            "readout": {"kind": self.readout},
+            "readout": self.readout.to_dict(),
             "quantization": self.quantization.to_dict(),
             "producer": self.producer,
             "validation": self.validation,
@@ -230,8 +231,8 @@ def network_states(layers: list[Layer] | tuple[Layer, ...]) -> tuple[State, ...]
 
 
 def build(format: str, graph: str, layers: list[Layer], input_shape, opset: int, *,
-          states: tuple[State, ...] | None = None, timesteps: int | None = None, encoding: Encoding | None = None,
-          dataset: str | None = None, readout: str = "mean_rate", quantization: Quantization | None = None,
+          states: tuple[State, ...] | None = None, timesteps: int | None = None, encoding: Encoder | None = None,
+          dataset: str | None = None, readout: Readout | str = "mean_rate", quantization: Quantization | None = None,
           binary_input: bool = False, producer: dict | None = None, validation: dict | None = None,
           source: dict | None = None) -> ModelInfo:
     """The metadata of one exported graph, with the contract's tensor names."""
@@ -242,7 +243,7 @@ def build(format: str, graph: str, layers: list[Layer], input_shape, opset: int,
         input=Input(INPUT_NAME, input_shape, "float32", binary_input), layers=layers,
         states=states if states is not None else network_states(layers),
         outputs=Outputs(SPIKES_NAME, RATES_NAME if graph == "sequence" else None),
-        timesteps=timesteps, encoding=encoding, dataset=dataset, readout=readout,
+        timesteps=timesteps, encoding=encoding, dataset=dataset, readout=Readout.from_dict(readout),
         quantization=quantization or Quantization(), producer=producer or {}, validation=validation, source=source)
     return _checked(info, "metadata")
 
@@ -307,8 +308,7 @@ def _from_raw(raw: dict, version: int) -> ModelInfo:
     quantization = _object(raw.get("quantization") or {"method": "none"}, "quantization")
     encoding = raw.get("encoding")
     readout = raw.get("readout", "mean_rate")
-    readout = _string(_object(readout, "readout").get("kind") if not isinstance(readout, str) else readout,
-                      "readout.kind")
+    readout = Readout.from_dict(_string(readout, "readout") if isinstance(readout, str) else _object(readout, "readout"))
     return ModelInfo(
         format=_string(raw["format"], "format"), graph=arguments.choice(raw["graph"], "graph", GRAPHS),
         opset=arguments.integer(raw.get("opset", 0), "opset", 0, 1000),
@@ -319,7 +319,7 @@ def _from_raw(raw: dict, version: int) -> ModelInfo:
         outputs=Outputs(_string(outputs.get("spikes"), "outputs.spikes"),
                         None if outputs.get("rates") is None else _string(outputs["rates"], "outputs.rates")),
         timesteps=arguments.optional_integer(raw.get("timesteps"), "timesteps", 1, arguments.LIMITS["timesteps"]),
-        encoding=None if not encoding else Encoding.from_dict(encoding),
+        encoding=None if not encoding else Encoder.from_dict(encoding),
         dataset=None if raw.get("dataset") is None else _string(raw["dataset"], "dataset"),
         readout=readout,
         quantization=Quantization(_string(quantization.get("method", "none"), "quantization.method"),
@@ -402,6 +402,10 @@ def _checked(info: ModelInfo, source: str) -> ModelInfo:
             problems.append(f"state {s.kind!r} of layer {s.layer} is wired {s.input} -> {s.output}; the naming "
                             f"contract says {name_in} -> {name_out}")
     problems += _chain_problems(info)
+    integrator = info.layers[-1].kind == "leaky_integrator"
+    if integrator != (info.readout.kind == "membrane"):
+        problems.append(f"the {info.readout.kind} readout {'needs' if not integrator else 'cannot read'} a "
+                        f"leaky_integrator output layer; the last layer is {info.layers[-1].kind}")
     if problems:
         raise ModelFileError(f"{source} has invalid snudeploy metadata: {'; '.join(problems)}.")
     return info

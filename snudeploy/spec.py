@@ -14,19 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import arguments, kinds
-from .encoding import Encoding
+from .encoding import Encoder, Rate
+from .readouts import Readout
 from .errors import ConfigurationError, ModelFileError
 
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "model.weights.h5"
 METRICS_FILE = "metrics.json"
-SCHEMA_VERSION = 2  # 1: a dense network of `hidden` sizes; 2: `layers` and `input_shape`
+SCHEMA_VERSION = 3  # 1: a dense network of `hidden` sizes; 2: `layers` and `input_shape`; 3: encoders and readouts
+#                    of every kind (`encoding.kind`, `readout` an object)
 MODELS = ("snu", "lstm")
 CELLS = kinds.CELLS  # cell -> its output activation h
 LEGACY_FIELDS = ("input_features", "hidden", "cell", "decay", "g", "recurrent", "lateral_inhibition")
 OPTIMIZERS = ("sgd", "adam")
-LOSSES = ("mse",)
-READOUTS = ("mean_rate",)
+LOSSES = ("mse", "crossentropy")
 MAX_SPEC_BYTES = 1 << 20
 
 
@@ -59,15 +60,17 @@ class ModelSpec:
     output layer last; ``input_shape`` is one time step's input (``(784,)`` for a dense network
     on flattened images, ``(28, 28, 1)`` channels last for a convolutional one). The seed
     network is ``ModelSpec.dense(784, 10)``; ``model="lstm"`` is the same-size LSTM baseline of a
-    dense network.
+    dense network (its SNU layers as LSTM layers; a leaky-integrator output layer stays).
+    ``encoding`` turns raw samples into the input (:mod:`snudeploy.encoding`), ``readout`` the
+    output over time into a prediction (:mod:`snudeploy.readouts`; its loss is the recipe's).
     """
     input_shape: tuple[int, ...]
     classes: int
     layers: tuple[kinds.LayerSpec, ...]
     model: str = "snu"
     dataset: str | None = None
-    readout: str = "mean_rate"
-    encoding: Encoding = field(default_factory=Encoding)
+    readout: Readout = field(default_factory=Readout)
+    encoding: Encoder = field(default_factory=Rate)
     recipe: Recipe = field(default_factory=Recipe)
     quantization: dict = field(default_factory=lambda: {"method": "none"})
     metrics: dict = field(default_factory=dict)
@@ -91,25 +94,32 @@ class ModelSpec:
         if not self.layers or len(self.layers) > arguments.LIMITS["layers"]:
             raise ConfigurationError(f"A network has 1 to {arguments.LIMITS['layers']} layers, got {len(self.layers)}.")
         shapes = kinds.shapes(self.layers, self.input_shape)
-        if not self.layers[-1].stateful or shapes[-1] != (self.classes,):
-            raise ConfigurationError(f"The last layer must be a dense SNU layer with one unit per class "
-                                     f"({self.classes}); got {self.layers[-1].kind} with output {list(shapes[-1])}.")
+        set_("readout", _readout(self.readout))
+        output = kinds.LeakyIntegrator if self.readout.kind == "membrane" else kinds.DenseSNU
+        if not isinstance(self.layers[-1], output) or shapes[-1] != (self.classes,):
+            raise ConfigurationError(f"The last layer must be a {output.kind} layer with one unit per class "
+                                     f"({self.classes}) for the {self.readout.kind} readout; got "
+                                     f"{self.layers[-1].kind} with output {list(shapes[-1])}.")
+        if any(isinstance(layer, kinds.LeakyIntegrator) for layer in self.layers[:-1]):
+            raise ConfigurationError("A leaky_integrator layer is the output layer only (non-spiking).")
         if self.parameters > arguments.LIMITS["parameters"]:
             raise ConfigurationError(f"The network would have {self.parameters:,} weights; snudeploy builds networks "
                                      f"of up to {arguments.LIMITS['parameters']:,}.")
         arguments.choice(self.model, "model", MODELS)
-        if self.model == "lstm" and not all(isinstance(layer, kinds.DenseSNU) for layer in self.layers):
+        if self.model == "lstm" and not all(isinstance(layer, kinds.DenseSNU) for layer in self.layers[:-1]):
             raise ConfigurationError("The LSTM baseline is the same size as a network of dense SNU layers; this "
                                      "network has other layers.")
         if self.dataset is not None and not isinstance(self.dataset, str):
             raise ConfigurationError(f"Received an invalid value for argument `dataset`, got {self.dataset!r}.")
-        arguments.choice(self.readout, "readout", READOUTS)
         if isinstance(self.encoding, dict):
-            set_("encoding", Encoding.from_dict(self.encoding))
+            set_("encoding", Encoder.from_dict(self.encoding))
         if isinstance(self.recipe, dict):
             set_("recipe", _from_dict(Recipe, self.recipe, "recipe"))
-        if not isinstance(self.encoding, Encoding) or not isinstance(self.recipe, Recipe):
-            raise ConfigurationError("`encoding` and `recipe` must be an Encoding and a Recipe (or their dicts).")
+        if not isinstance(self.encoding, Encoder) or not isinstance(self.recipe, Recipe):
+            raise ConfigurationError("`encoding` and `recipe` must be an Encoder and a Recipe (or their dicts).")
+        if self.recipe.loss != self.readout.loss:
+            raise ConfigurationError(f"The {self.readout.kind} readout trains with the {self.readout.loss} loss; the "
+                                     f"recipe says {self.recipe.loss}.")
         for name in ("quantization", "metrics"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigurationError(f"Received an invalid value for argument `{name}`, expected an object.")
@@ -129,6 +139,8 @@ class ModelSpec:
         classes = arguments.limited(classes, "classes", "units", minimum=2)
         layers = [kinds.DenseSNU(units=units, decay=decay, g=g, activation=kinds.CELLS[cell], recurrent=recurrent,
                                  lateral_inhibition=lateral_inhibition) for units in (*hidden, classes)]
+        if _readout(fields.get("readout", Readout())).kind == "membrane":
+            layers[-1] = kinds.LeakyIntegrator(units=classes, decay=decay)
         return cls(input_shape=(input_features,), classes=classes, layers=tuple(layers), **fields)
 
     @classmethod
@@ -154,10 +166,14 @@ class ModelSpec:
         else:
             input_shape = sample_shape
         last = layers[-1]
-        if not (isinstance(last, kinds.DenseSNU) and last.units == classes):
+        output = kinds.LeakyIntegrator if _readout(fields.get("readout", Readout())).kind == "membrane" \
+            else kinds.DenseSNU
+        if not (isinstance(last, output) and last.units == classes):
             cells = [layer for layer in layers if isinstance(layer, kinds.SNUKind)]
             settings = {"decay": cells[-1].decay, "g": cells[-1].g, "activation": cells[-1].activation} if cells else {}
-            layers.append(kinds.DenseSNU(units=classes, **settings))
+            if output is kinds.LeakyIntegrator:
+                settings = {"decay": settings["decay"]} if settings else {}
+            layers.append(output(units=classes, **settings))
         return cls(input_shape=input_shape, classes=classes, layers=tuple(layers), **fields)
 
     @property
@@ -177,23 +193,25 @@ class ModelSpec:
     @property
     def parameters(self) -> int:
         """Weights of the network (an LSTM has four gates' worth per layer, with recurrent kernels)."""
-        if self.model == "lstm":
-            fan_in = [self.input_features, *self.units[:-1]]
-            return sum(4 * (f * u + u * u + u) for f, u in zip(fan_in, self.units))
         inputs = [self.input_shape, *self.shapes[:-1]]
+        if self.model == "lstm":
+            return sum(4 * (shape[0] * u + u * u + u) if isinstance(layer, kinds.DenseSNU) else layer.weight_count(shape)
+                       for layer, shape, u in zip(self.layers, inputs, self.units))
         return sum(layer.weight_count(shape) for layer, shape in zip(self.layers, inputs))
 
     @property
     def spiking(self) -> bool:
-        """Every stateful layer outputs spikes (0 or 1), not the soft sSNU's sigmoid."""
-        return all(layer.spiking for layer in self.layers if layer.stateful)
+        """Every SNU layer outputs spikes (0 or 1), not the soft sSNU's sigmoid (a leaky-integrator output
+        layer takes spikes and outputs its membrane value)."""
+        return all(layer.spiking for layer in self.layers if isinstance(layer, kinds.SNUKind))
 
     def describe(self) -> str:
         """``784-250-250-10`` for dense networks; the layer kinds otherwise."""
         if all(isinstance(layer, kinds.DenseSNU) for layer in self.layers):
             return "-".join(map(str, [self.input_features, *self.units]))
         names = {"snu_conv2d": lambda l: f"conv{l.filters}", "snu": lambda l: f"snu{l.units}",
-                 "avg_pool2d": lambda l: f"avgpool{l.pool_size[0]}", "sum_pool2d": lambda l: f"sumpool{l.pool_size[0]}"}
+                 "avg_pool2d": lambda l: f"avgpool{l.pool_size[0]}",
+                 "leaky_integrator": lambda l: f"li{l.units}", "sum_pool2d": lambda l: f"sumpool{l.pool_size[0]}"}
         return "x".join(map(str, self.input_shape)) + "-" + "-".join(
             names.get(layer.kind, lambda l: l.kind)(layer) for layer in self.layers if not layer.TRAINING_ONLY)
 
@@ -208,6 +226,8 @@ class ModelSpec:
         data = dataclasses.asdict(self)
         data["input_shape"] = list(self.input_shape)
         data["layers"] = [layer.to_dict() for layer in self.layers]
+        data["encoding"] = self.encoding.to_dict()
+        data["readout"] = self.readout.to_dict()
         return data
 
     @classmethod
@@ -255,6 +275,10 @@ class ModelSpec:
             raise ModelFileError(f"{path} is not valid spec JSON: {e}") from None
         except OSError as e:
             raise ModelFileError(f"Cannot read {path}: {e.strerror or e}") from None
+
+
+def _readout(value) -> Readout:
+    return Readout.from_dict(value)
 
 
 def _from_dict(cls, data: dict, what: str):

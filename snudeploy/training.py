@@ -1,7 +1,11 @@
-"""Training and evaluation of SNU (and LSTM baseline) networks on rate-encoded data.
+"""Training and evaluation of SNU (and LSTM baseline) networks on encoded data.
 
 Spikes stay uint8 until a batch is fed: a ``tf.data`` generator slices the encoded array
 and casts per batch, so a full 60k x 20 x 784 run holds ~1 GB of spikes, not ~4 GB.
+Sequences of different lengths train with Keras masks: the steps past a sequence's length
+are set to :data:`MASK_VALUE` per batch, a ``Masking`` layer turns them into a mask, the
+recurrent layers skip them (keeping their state) and the readout ignores them, so a
+sequence's result is that of streaming it for its own length.
 """
 
 from __future__ import annotations
@@ -13,26 +17,45 @@ import time
 import numpy as np
 
 from . import __version__
-from .encoding import Encoding
+from .encoding import Direct, Encoder, Encoding
 from .errors import ConfigurationError
+from .readouts import Readout
 from .spec import ModelSpec, Recipe
 
 # Datasets may carry their own defaults; MNIST and Fashion-MNIST use the seed recipe exactly.
 # Digits has 64 inputs instead of 784: with the seed's 6 spikes per pixel the encoding noise
 # dominates (~90 % test accuracy at best); 15 spikes and Adam reach ~97 % in ~25 s.
+# Sequences (japanese-vowels, basic-motions, your own .npz) default to the recipe measured best
+# on japanese-vowels (docs/sequences.md): direct encoding, membrane readout, Adam.
+_SEQUENCES = (Direct(), Recipe(epochs=40, batch_size=16, optimizer="adam", lr=3e-3, loss="crossentropy"),
+              Readout("membrane", "last"))
 DATASET_DEFAULTS = {
     "digits": (Encoding(timesteps=20, max_spikes=15.0), Recipe(epochs=20, batch_size=15, optimizer="adam", lr=3e-3)),
 }
 
 
-def dataset_defaults(dataset: str | None) -> tuple[Encoding, Recipe]:
-    """The (encoding, recipe) a dataset trains with unless flags override them."""
+def dataset_defaults(dataset: str | None, sequences: bool = False) -> tuple[Encoder, Recipe]:
+    """The (encoding, recipe) a dataset trains with unless flags override them (``sequences``: its samples are
+    sequences)."""
+    if sequences:
+        return _SEQUENCES[:2]
     return DATASET_DEFAULTS.get(dataset, (Encoding(), Recipe()))
 
 
+def default_readout(sequences: bool = False) -> Readout:
+    """The readout a dataset trains with unless ``--readout`` says otherwise."""
+    return _SEQUENCES[2] if sequences else Readout()
+
+
+MASK_VALUE = -1.0e9  # the input of steps past a sequence's length (no encoder produces it)
+
+
 def batches(spikes: np.ndarray, labels: np.ndarray, classes: int, batch_size: int,
-            shuffle: bool = False, seed: int = 0, shard: tuple[int, int, int] | None = None, chunk: int = 20):
+            shuffle: bool = False, seed: int = 0, shard: tuple[int, int, int] | None = None, chunk: int = 20,
+            lengths: np.ndarray | None = None):
     """A ``tf.data.Dataset`` of (float32 spikes [B, T, F], one-hot [B, C]) batches.
+
+    ``lengths`` [N]: steps past a sample's length become :data:`MASK_VALUE` (see the module docstring).
 
     Each epoch draws a new permutation (``default_rng(seed)``, one per epoch); a batch is a
     sorted slice of it. The Python generator hands over ``chunk`` batches at a time, which
@@ -53,18 +76,27 @@ def batches(spikes: np.ndarray, labels: np.ndarray, classes: int, batch_size: in
     steps = n // (batch_size * replicas)
     eye = np.eye(classes, dtype=np.float32)
 
+    def masked(index):
+        x = spikes[index]
+        if lengths is None:
+            return x
+        x = x.astype(np.float32)
+        x[np.arange(x.shape[2])[None, None, :] >= lengths[index][..., None]] = MASK_VALUE
+        return x
+
     def generate():  # yields [k, B, T, F] spikes and [k, B, C] labels
         order = rng.permutation(n) if shuffle else np.arange(n)
         rows = order[:steps * batch_size * replicas].reshape(steps, replicas, batch_size)
         rows = rows[:, first:first + count].reshape(-1, batch_size)
         for start in range(0, len(rows), chunk):
             index = np.sort(rows[start:start + chunk], axis=1)
-            yield spikes[index], eye[labels[index]]
+            yield masked(index), eye[labels[index]]
         if shard is None and steps * batch_size < n:
             index = np.sort(order[steps * batch_size:])[None]
-            yield spikes[index], eye[labels[index]]
+            yield masked(index), eye[labels[index]]
 
-    signature = (tf.TensorSpec((None, None) + spikes.shape[1:], tf.uint8),
+    dtype = tf.float32 if lengths is not None else tf.as_dtype(spikes.dtype)
+    signature = (tf.TensorSpec((None, None) + spikes.shape[1:], dtype),
                  tf.TensorSpec((None, None, classes), tf.float32))
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     dataset = dataset.flat_map(lambda x, y: tf.data.Dataset.from_tensor_slices((x, y)))
@@ -95,7 +127,8 @@ def compile_model(model, recipe: Recipe, settings: dict | None = None):
 
     keras = tf.keras
     optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
-    model.compile(optimizer=optimizers[recipe.optimizer](learning_rate=recipe.lr), loss=recipe.loss,
+    losses = {"mse": "mse", "crossentropy": keras.losses.CategoricalCrossentropy(from_logits=True)}
+    model.compile(optimizer=optimizers[recipe.optimizer](learning_rate=recipe.lr), loss=losses[recipe.loss],
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], **(settings or {}))
     return model
 
@@ -108,7 +141,9 @@ class Training:
     (:mod:`snudeploy.distributed`) passes its ``tf.distribute`` strategy, in whose scope the
     model is built and compiled, and whose input pipelines each read their shard of every
     global batch (``recipe.batch_size`` per replica). The data are encoded and the model is
-    built (seeded) and compiled with :func:`fit_settings` on construction.
+    built (seeded) and compiled with :func:`fit_settings` on construction. ``data`` is a
+    :class:`snudeploy.datasets.Data` or ``(x_train, y_train, x_test, y_test)``; sequences of
+    different lengths (``Data.lengths_*``) train with masks.
     """
 
     def __init__(self, spec: ModelSpec, data, verbose: int = 0, strategy=None):
@@ -119,19 +154,27 @@ class Training:
         from .checkpoint import build_model
 
         recipe = spec.recipe
-        x_train, y_train, x_test, y_test = data
+        x_train, y_train, x_test, y_test = data.arrays if hasattr(data, "arrays") else data
+        lengths_train, lengths_test = getattr(data, "lengths_train", None), getattr(data, "lengths_test", None)
         if recipe.limit:
             x_train, y_train = x_train[:recipe.limit], y_train[:recipe.limit]
+            lengths_train = None if lengths_train is None else lengths_train[:recipe.limit]
+        if (lengths_train is not None or lengths_test is not None) and strategy is not None:
+            raise ConfigurationError("Sequences of different lengths train on one machine (masks); distributed "
+                                     "training takes equal lengths.")
         tf.keras.utils.set_random_seed(recipe.seed)
         self.spec, self.verbose = spec, verbose
-        self.train_spikes = shaped(spec, spec.encoding.encode(x_train, "train"))
-        self.test_spikes, self.y_test = shaped(spec, spec.encoding.encode(x_test, "test")), y_test
+        self.masked = lengths_train is not None or lengths_test is not None
+        self.lengths_test = lengths_test
+        self.train_spikes = shaped(spec, spec.encoding.encode(x_train, "train", lengths_train))
+        self.test_spikes, self.y_test = shaped(spec, spec.encoding.encode(x_test, "test", lengths_test)), y_test
         self.settings = fit_settings(spec, distributed=strategy is not None)
         with strategy.scope() if strategy else contextlib.nullcontext():
-            self.model = compile_model(build_model(spec), recipe, self.settings)
+            self.model = compile_model(build_model(spec, masked=self.masked), recipe, self.settings)
         feed = (self.train_spikes, y_train, spec.classes, recipe.batch_size, True, recipe.seed)
+        extra = {"lengths": lengths_train} if lengths_train is not None else {}
         if strategy is None:
-            self.steps, self.dataset = None, batches(*feed)  # steps per epoch: the dataset's length
+            self.steps, self.dataset = None, batches(*feed, **extra)  # steps per epoch: the dataset's length
         else:
             replicas = strategy.num_replicas_in_sync
             self.steps = len(self.train_spikes) // (recipe.batch_size * replicas)
@@ -165,10 +208,11 @@ class Training:
         """
         from .checkpoint import build_model
 
-        model = build_model(self.spec)
+        model = build_model(self.spec, masked=self.masked)
         model.set_weights(self.model.get_weights())
         compile_model(model, self.spec.recipe)
-        metrics = evaluate(model, self.spec, self.test_spikes, self.y_test, verbose=self.verbose)
+        metrics = evaluate(model, self.spec, self.test_spikes, self.y_test, verbose=self.verbose,
+                           lengths=self.lengths_test)
         epochs = len(self.epoch_seconds)
         metrics.update({
             "train_seconds": round(self.train_seconds, 3),
@@ -217,10 +261,11 @@ def train_checkpoint(spec: ModelSpec, data, out, verbose: int = 1) -> dict:
     return metrics
 
 
-def evaluate(model, spec: ModelSpec, test_spikes: np.ndarray, y_test: np.ndarray, verbose: int = 0) -> dict:
-    """Test loss/accuracy, eval time and mean spikes per sample per layer."""
+def evaluate(model, spec: ModelSpec, test_spikes: np.ndarray, y_test: np.ndarray, verbose: int = 0,
+             lengths: np.ndarray | None = None) -> dict:
+    """Test loss/accuracy, eval time and mean spikes per sample per layer (``lengths``: masked sequences)."""
     start = time.perf_counter()
-    loss, accuracy = model.evaluate(batches(test_spikes, y_test, spec.classes, 250), verbose=verbose)
+    loss, accuracy = model.evaluate(batches(test_spikes, y_test, spec.classes, 250, lengths=lengths), verbose=verbose)
     eval_seconds = time.perf_counter() - start
     return {
         "test_accuracy": round(float(accuracy), 6),
@@ -228,13 +273,15 @@ def evaluate(model, spec: ModelSpec, test_spikes: np.ndarray, y_test: np.ndarray
         "test_samples": int(len(test_spikes)),
         "eval_seconds": round(eval_seconds, 3),
         "eval_samples_per_second": round(len(test_spikes) / eval_seconds, 1),
-        "mean_spikes_per_sample": mean_spikes(model, spec, test_spikes) if spec.model == "snu" else None,
-        "input_spikes_per_sample": round(float(test_spikes.sum(dtype=np.int64)) / len(test_spikes), 3),
+        "mean_spikes_per_sample": mean_spikes(model, spec, test_spikes, lengths) if spec.model == "snu" else None,
+        "input_spikes_per_sample": round(float(test_spikes.sum(dtype=np.int64)) / len(test_spikes), 3)
+        if spec.encoding.SPIKES else None,
     }
 
 
-def mean_spikes(model, spec: ModelSpec, spikes: np.ndarray, batch_size: int = 500) -> list[float]:
-    """Mean number of output spikes per sample of every SNU layer."""
+def mean_spikes(model, spec: ModelSpec, spikes: np.ndarray, lengths: np.ndarray | None = None,
+                batch_size: int = 500) -> list[float]:
+    """Mean number of output spikes per sample of every SNU layer (within each sequence's length)."""
     import tensorflow as tf
 
     from .layers import spiking_layers
@@ -243,8 +290,14 @@ def mean_spikes(model, spec: ModelSpec, spikes: np.ndarray, batch_size: int = 50
     probe = tf.keras.Model(model.inputs, [layer.output for layer in layers])
     totals = np.zeros(len(layers))
     for start in range(0, len(spikes), batch_size):
-        outputs = probe(tf.cast(spikes[start:start + batch_size], tf.float32), training=False)
-        totals += [float(tf.reduce_sum(o)) for o in outputs]
+        chunk = np.asarray(spikes[start:start + batch_size], np.float32)
+        valid = np.ones(chunk.shape[:2], np.float32)
+        if lengths is not None:
+            valid = (np.arange(chunk.shape[1])[None, :] < lengths[start:start + batch_size, None]).astype(np.float32)
+            chunk[valid == 0] = MASK_VALUE
+        outputs = probe(tf.constant(chunk), training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        totals += [float(np.sum(o.numpy().reshape(*valid.shape, -1) * valid[..., None])) for o in outputs]
     return [round(t / len(spikes), 3) for t in totals]
 
 

@@ -89,6 +89,14 @@ def snu_network(x, network):
                                  None, None)
             spikes.append(current)
             states.append((y, s))
+        elif spec.kind == "leaky_integrator":  # v_t = (x_t W + b) + decay v_{t-1}; its output is v
+            v, values = np.zeros((len(current), spec.units), np.float32), []
+            for t in range(current.shape[1]):
+                v = (current[:, t] @ w["kernel"] + w["bias"]) + np.float32(spec.decay) * v
+                values.append(v)
+            current = np.stack(values, axis=1)
+            spikes.append(current)
+            states.append((v,))
         else:
             raise NotImplementedError(spec.kind)
     return spikes, states

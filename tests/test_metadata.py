@@ -51,7 +51,7 @@ def _schema_2(info: metadata.ModelInfo) -> dict:
 def test_schema_2_and_1_files_read_as_schema_3():
     raw = _schema_2(sample())
     info = metadata.parse(json.dumps(raw))
-    assert info.layers == sample().layers and info.input == sample().input and info.readout == "mean_rate"
+    assert info.layers == sample().layers and info.input == sample().input and info.readout.kind == "mean_rate"
     raw["schema_version"] = 1
     for layer in raw["layers"]:
         del layer["cell"]
@@ -95,3 +95,48 @@ def test_every_exported_file_parses_to_the_same_contract():
     info = metadata.parse(props[metadata.METADATA_KEY])
     assert info.input.name == metadata.INPUT_NAME and info.outputs.spikes == metadata.SPIKES_NAME
     assert [(s.input, s.output) for s in info.states][:2] == [("l0_y", "l0_y_next"), ("l0_s", "l0_s_next")]
+
+
+def test_encoders_and_readouts_round_trip_and_the_output_layer_follows_the_readout():
+    import numpy as np
+    from snu_models import integrator_network
+
+    from snudeploy.encoding import Delta
+    from snudeploy.readouts import Readout
+
+    delta = Delta().fit(np.random.default_rng(0).normal(size=(4, 6, 3)))
+    network = integrator_network([6, 8, 4])
+    info = metadata.build("step", "step", network.metadata_layers(), (6,), 17, encoding=delta,
+                          readout=Readout("membrane", "max"))
+    again = metadata.parse(info.to_json())
+    assert again == info and again.encoding == delta and again.readout == Readout("membrane", "max")
+    assert json.loads(info.to_json())["readout"] == {"kind": "membrane", "reduce": "max"}
+    assert [s.input for s in again.states] == ["l0_y", "l0_s", "l1_v"]
+    with pytest.raises(ModelFileError, match="needs a leaky_integrator output layer"):
+        metadata.build("step", "step", snu_layers([6, 4]).metadata_layers(), (6,), 17, readout="membrane")
+    with pytest.raises(ModelFileError, match="cannot read a leaky_integrator"):
+        metadata.build("step", "step", network.metadata_layers(), (6,), 17, readout="spike_count")
+    raw = json.loads(info.to_json())
+    raw["readout"] = {"kind": "membrane", "reduce": "median"}
+    with pytest.raises(ModelFileError, match="reduce"):
+        metadata.parse(json.dumps(raw))
+    raw["readout"], raw["encoding"] = {"kind": "membrane"}, {**delta.to_dict(), "threshold": [1.0]}
+    with pytest.raises(ModelFileError, match="threshold"):
+        metadata.parse(json.dumps(raw))
+
+
+def test_specs_keep_encoder_readout_and_loss_together():
+    from snudeploy.encoding import Direct
+    from snudeploy.errors import ConfigurationError
+    from snudeploy.readouts import Readout
+    from snudeploy.spec import ModelSpec, Recipe
+
+    direct = Direct(timesteps=5, mean=(0.0, 1.0), scale=(1.0, 2.0))
+    spec = ModelSpec.dense(2, 3, hidden=(4,), encoding=direct, readout=Readout("membrane"),
+                           recipe=Recipe(loss="crossentropy"))
+    assert spec.layers[-1].kind == "leaky_integrator" and ModelSpec.from_dict(spec.to_dict()) == spec
+    assert spec.to_dict()["readout"] == {"kind": "membrane", "reduce": "last"}
+    with pytest.raises(ConfigurationError, match="crossentropy loss"):
+        ModelSpec.dense(2, 3, hidden=(4,), readout=Readout("spike_count"))
+    with pytest.raises(ConfigurationError, match="leaky_integrator layer with one unit per class"):
+        spec.replace(layers=spec.layers[:-1] + (spec.layers[0].replace(units=3),))

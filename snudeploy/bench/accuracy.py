@@ -43,6 +43,7 @@ class AccuracyPlan:
     x: np.ndarray
     y: np.ndarray
     tf: Path | None
+    lengths: np.ndarray | None = None    # sequences: each sample's length
 
     def settings(self) -> dict:
         return {"models": [str(path) for path, _, _ in self.targets], "dataset": self.dataset,
@@ -72,19 +73,32 @@ def plan(models, dataset: str | None = None, data=None, limit: int | None = None
     for path, label in zip(models, short_labels(models)):
         info = load_model(path).info  # checks the file fully
         if info.encoding is None:
-            raise ConfigurationError(f"{path} has no rate encoding in its metadata, so its inputs cannot be "
+            raise ConfigurationError(f"{path} has no encoding in its metadata, so its inputs cannot be "
                                      "encoded as in training.")
         targets.append((Path(path), label, info))
     dataset = dataset or targets[0][2].dataset
-    if not dataset:
-        raise ConfigurationError(f"{targets[0][0]} does not name its dataset in its metadata; pass --dataset.")
-    _, _, x, y = datasets.load(dataset, data)
-    x, y = x[:limit], y[:limit]
+    if not dataset and data is None:
+        raise ConfigurationError(f"{targets[0][0]} does not name its dataset in its metadata; pass --dataset or "
+                                 "--data.")
+    sequences = targets[0][2].encoding.SEQUENCES
+    if any(info.encoding.SEQUENCES != sequences for _, _, info in targets):
+        raise ConfigurationError("Compare models that take the same kind of data (images or sequences).")
+    loaded = datasets.load_data(dataset, data, sequences=sequences)
+    dataset = dataset or Path(data).name
+    x, y = loaded.x_test[:limit], loaded.y_test[:limit]
+    lengths = None if loaded.lengths_test is None else loaded.lengths_test[:limit]
     if not len(x):
         raise DatasetError(f"{dataset} has no test samples.")
     width = int(np.prod(x.shape[1:]))
     for path, _, info in targets:
-        check_fits(info.features, info.classes, x, y, str(path), dataset)
+        if sequences:  # the encoding's own check: its width per step and its classes
+            check_fits(info.features, info.classes, np.zeros((len(y), info.encoding.channels(x.shape[2]))), y,
+                       str(path), dataset)
+        else:
+            check_fits(info.features, info.classes, x, y, str(path), dataset)
+    if tf is not None and sequences:
+        raise ConfigurationError("--tf compares image models with Keras; for sequences, training's test accuracy is "
+                                 "the Keras figure (masked, each sequence for its own length).")
     if tf is not None:
         if importlib.util.find_spec("tensorflow") is None:
             raise ConfigurationError("--tf needs TensorFlow: pip install '.[train]' (in a clone) or "
@@ -93,7 +107,7 @@ def plan(models, dataset: str | None = None, data=None, limit: int | None = None
         if spec.model != "snu" or spec.input_features != width:
             raise ModelFileError(f"--tf {tf} must be an SNU checkpoint taking {width} features; it is a "
                                  f"{spec.model!r} network taking {spec.input_features}.")
-    return AccuracyPlan(tuple(targets), dataset, x, y, Path(tf) if tf else None)
+    return AccuracyPlan(tuple(targets), dataset, x, y, Path(tf) if tf else None, lengths)
 
 
 def run(plan: AccuracyPlan, on_model=None) -> AccuracyResult:
@@ -107,14 +121,15 @@ def run(plan: AccuracyPlan, on_model=None) -> AccuracyResult:
     for path, label, info in plan.targets:
         key = info.encoding
         if key not in encoded:
-            encoded[key] = key.encode(plan.x, "test")
+            encoded[key] = key.encode(plan.x, "test", plan.lengths)
         spikes = encoded[key]
         tally = tally_for(info)
         engine = Engine(str(path), SessionSettings("cpu", threads=1))
         for start in range(0, len(spikes), CHUNK):
             chunk = spikes[start:start + CHUNK]
             result = rollout(engine, chunk, BATCH)
-            tally.add(chunk, result.spikes, plan.y[start:start + CHUNK])
+            tally.add(chunk, result.spikes, plan.y[start:start + CHUNK],
+                      None if plan.lengths is None else plan.lengths[start:start + CHUNK])
             if raster is None and len(result.spikes) == len(info.states) // 2:  # every layer's spikes (step graphs)
                 raster = {"label": label, "input": chunk[0].reshape(chunk.shape[1], -1).astype(np.float32),
                           "layers": [result.spikes[i][0].reshape(chunk.shape[1], -1) for i in sorted(result.spikes)]}

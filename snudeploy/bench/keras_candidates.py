@@ -61,6 +61,7 @@ class KerasProgram:
         sequence: ``sequence(x [B, T, F]) -> mean output [B, C]`` (the Keras model).
         signature: ``step``'s input signature (for tf2onnx).
         lstm_weights: an LSTM's (kernel, recurrent kernel, bias) per layer; empty for SNU.
+        integrator: (kernel, bias, decay) of an LSTM's leaky-integrator output layer (membrane readout), or None.
     """
     checkpoint: Path
     spec: ModelSpec
@@ -71,6 +72,7 @@ class KerasProgram:
     sequence: object
     signature: list
     lstm_weights: list
+    integrator: tuple | None = None
 
 
 def program(checkpoint) -> KerasProgram:
@@ -80,21 +82,26 @@ def program(checkpoint) -> KerasProgram:
     features = spec.input_features
     if spec.model == "lstm":
         step, signature, pairs, output = _lstm_step(model, features)
-        widths = [(u,) for u in spec.units for _ in range(2)]
+        widths = [tuple(t.shape[1:]) for t in signature[1:]]
     else:
         from ..converters.network import from_keras
         from ..converters.tfgraph import step_function
 
         network = from_keras(model, spec.input_shape)
         step, signature = step_function(network)
-        pairs = [(name_in, name_out) for i, _ in network.stateful() for _, name_in, name_out in state_names(i)]
-        widths = [layer.output_shape for _, layer in network.stateful() for _ in range(2)]
+        pairs = [(name_in, name_out) for i, layer in network.stateful()
+                 for _, name_in, name_out in state_names(i, layer.spec.STATES)]
+        widths = [layer.output_shape for _, layer in network.stateful() for _ in layer.spec.STATES]
         output = SPIKES_NAME
     sequence = tf.function(lambda x: model(x, training=False),
                            input_signature=[tf.TensorSpec([None, None, *spec.input_shape], tf.float32)])
     lstm_weights = [tuple(w.numpy() for w in (layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias))
                     for layer in model.layers if isinstance(layer, tf.keras.layers.LSTM)]
-    return KerasProgram(Path(checkpoint), spec, step, pairs, widths, output, sequence, signature, lstm_weights)
+    cell = getattr(model.layers[-2], "cell", None) if len(model.layers) > 1 else None
+    integrator = (cell.kernel.numpy(), cell.bias.numpy(), cell.decay) \
+        if lstm_weights and type(cell).__name__ == "LeakyIntegratorCell" else None  # the membrane readout's layer
+    return KerasProgram(Path(checkpoint), spec, step, pairs, widths, output, sequence, signature, lstm_weights,
+                        integrator)
 
 
 def lstm_onnx(prog: KerasProgram) -> dict[str, bytes]:
@@ -103,7 +110,9 @@ def lstm_onnx(prog: KerasProgram) -> dict[str, bytes]:
     from ..runtime import Engine
     from .lstm_onnx import lstm_model
 
-    models = {graph: lstm_model(prog.lstm_weights, graph, prog.spec.encoding, prog.spec.dataset)
+    integrator = prog.integrator
+    models = {graph: lstm_model(prog.lstm_weights, graph, prog.spec.encoding, prog.spec.dataset, integrator,
+                                prog.spec.readout)
               for graph in ("step", "sequence")}
     x = (np.random.default_rng(0).random((3, 5, prog.spec.input_features)) < 0.3).astype(np.float32)
     sequence, step = Engine(models["sequence"]), Engine(models["step"])
@@ -145,12 +154,15 @@ class TFSequence:
 
 
 def _lstm_step(model, features: int):
-    """One step of the LSTM layers' cells with explicit (h, c) states ``l{i}_h``, ``l{i}_c``."""
+    """One step of the LSTM layers' cells with explicit (h, c) states ``l{i}_h``, ``l{i}_c`` (and of a
+    leaky-integrator output layer's, state ``l{n}_v``)."""
     cells = [layer.cell for layer in model.layers if isinstance(layer, tf.keras.layers.LSTM)]
+    integrator = [layer.cell for layer in model.layers if type(getattr(layer, "cell", None)).__name__
+                  == "LeakyIntegratorCell"]
     signature = [tf.TensorSpec([None, features], tf.float32, name=INPUT_NAME)]
     pairs = []
-    for i, cell in enumerate(cells):
-        for kind in ("h", "c"):
+    for i, cell in enumerate(cells + integrator):
+        for kind in ("h", "c") if i < len(cells) else ("v",):
             signature.append(tf.TensorSpec([None, cell.units], tf.float32, name=f"l{i}_{kind}"))
             pairs.append((f"l{i}_{kind}", f"l{i}_{kind}_next"))
 
@@ -160,6 +172,9 @@ def _lstm_step(model, features: int):
         for i, cell in enumerate(cells):
             h, (h_next, c_next) = cell.call(h, [states[2 * i], states[2 * i + 1]])
             outputs[f"l{i}_h_next"], outputs[f"l{i}_c_next"] = tf.identity(h_next), tf.identity(c_next)
+        for cell in integrator:
+            h, (v,) = cell.call(h, [states[-1]])
+            outputs[f"l{len(cells)}_v_next"] = tf.identity(v)
         outputs[LSTM_OUTPUT] = tf.identity(h)  # tf2onnx names outputs after these keys
         return outputs
 

@@ -221,7 +221,7 @@ def _ort_candidates(plan: LatencyPlan, threads: int, batch: int) -> list[Candida
                       "quantization": info.quantization.method, "framework": "onnxruntime"}
             encoding = info.encoding
             frames_t = encoding.timesteps if encoding else 20
-            spikes = encoding.max_spikes if encoding else frames_t / 4
+            spikes = encoding.benchmark_spikes if encoding else frames_t / 4
             for mode, timesteps in target.modes:
                 frames = {"step": frames_t, "chunk": timesteps * -(-frames_t // timesteps)}.get(mode, timesteps)
                 x = _inputs(cache, batch, frames, info.features, spikes)
@@ -267,7 +267,7 @@ def _keras_candidates(plan: LatencyPlan, programs, lstm_onnx: dict, threads: int
                     for provider in plan.providers for graph, model in onnx_models.items()}
         for mode, timesteps in modes:
             frames_t = spec.encoding.timesteps if mode == "step" else timesteps
-            x = _inputs(cache, batch, frames_t, spec.input_features, spec.encoding.max_spikes)
+            x = _inputs(cache, batch, frames_t, spec.input_features, spec.encoding.benchmark_spikes)
             graph = "step" if mode == "step" else "sequence"
             x32 = x.astype(np.float32)  # what the tf.functions take
             call = TFStep(prog, x32) if mode == "step" else TFSequence(prog, x32)

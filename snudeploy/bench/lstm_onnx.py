@@ -15,8 +15,11 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import digest
-from ..encoding import Encoding
+from ..encoding import Encoder
+from ..kinds import LeakyIntegrator
+from ..kinds.graph import Graph
 from ..metadata import Layer, State, build
+from ..readouts import Readout
 
 OPSET = 17
 _KERAS_TO_ONNX_GATES = (0, 3, 1, 2)  # Keras i, f, c, o -> ONNX i, o, f, c
@@ -29,10 +32,14 @@ def _gates(matrix: np.ndarray, units: int) -> np.ndarray:
 
 
 def lstm_model(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], graph: str = "step",
-               encoding: Encoding | None = None, dataset: str | None = None) -> bytes:
+               encoding: Encoder | None = None, dataset: str | None = None,
+               integrator: tuple[np.ndarray, np.ndarray, float] | None = None,
+               readout: Readout = Readout("membrane")) -> bytes:
     """An ONNX LSTM network of ``layers`` = [(kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H])].
 
     ``graph="step"``: ``x [B, F]`` -> one step; ``"sequence"``: ``x [B, T, F]`` -> every step.
+    ``integrator``: (kernel [H, C], bias [C], decay) of a leaky-integrator output layer after the
+    LSTM layers (the membrane ``readout``'s, built as snudeploy's customop graphs build it).
     """
     sequence = graph == "sequence"
     features = layers[0][0].shape[0]
@@ -66,7 +73,39 @@ def lstm_model(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], graph: s
             outputs.append(helper.make_tensor_value_info(f"l{i}_{kind}_next", TensorProto.FLOAT, ["batch", units]))
         current = f"l{i}_seq"
     classes = layers[-1][1].shape[0]
-    if sequence:
+    readout = readout if integrator is not None else Readout()
+    meta_layers = [Layer("lstm", (k[1].shape[0],), {"units": int(k[1].shape[0])}) for k in layers]
+    if integrator is not None:
+        from ..converters.customop import integrator as integrator_nodes
+        from ..converters.network import NetworkLayer
+        from ..converters.unrolled import scores
+
+        kernel, bias, decay = integrator
+        classes = kernel.shape[1]
+        spec = LeakyIntegrator(units=int(classes), decay=float(decay))
+        layer = NetworkLayer(spec, {"kernel": kernel, "bias": bias}, (kernel.shape[0],), (classes,))
+        extra = Graph(OPSET, prefix="li_")
+        batch_major = f"l{len(layers) - 1}_out"
+        if sequence:
+            nodes.append(helper.make_node("Transpose", [current], [batch_major], perm=[1, 0, 2]))
+        else:
+            nodes.append(helper.make_node("Squeeze", [current, "axis0"], [batch_major]))
+        v = integrator_nodes(extra, len(layers), layer, batch_major, sequence, inputs, outputs)
+        if sequence:
+            extra("Identity", [scores(extra, v, readout, OPSET)], ["rates"])
+        nodes += extra.nodes
+        initializers += extra.initializers
+        states.append(State(len(layers), "v", f"l{len(layers)}_v", f"l{len(layers)}_v_next", (classes,)))
+        meta_layers.append(layer.metadata())
+        current = v
+        if sequence:
+            nodes.append(helper.make_node("Identity", [current], ["spikes"]))
+            outputs += [helper.make_tensor_value_info("spikes", TensorProto.FLOAT, ["batch", "time", classes]),
+                        helper.make_tensor_value_info("rates", TensorProto.FLOAT, ["batch", classes])]
+        else:
+            nodes.append(helper.make_node("Identity", [current], ["spikes"]))
+            outputs.append(helper.make_tensor_value_info("spikes", TensorProto.FLOAT, ["batch", classes]))
+    elif sequence:
         nodes.append(helper.make_node("Transpose", [current], ["spikes"], perm=[1, 0, 2]))
         nodes.append(helper.make_node("ReduceMean", ["spikes"], ["rates"], axes=[1], keepdims=0))
         outputs += [helper.make_tensor_value_info("spikes", TensorProto.FLOAT, ["batch", "time", classes]),
@@ -77,7 +116,7 @@ def lstm_model(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], graph: s
     model = helper.make_model(helper.make_graph(nodes, f"lstm_{graph}", inputs, outputs, initializers),
                               opset_imports=[helper.make_opsetid("", OPSET)], producer_name="snudeploy",
                               ir_version=8)
-    info = build("lstm", graph, [Layer("lstm", (k[1].shape[0],), {"units": int(k[1].shape[0])}) for k in layers],
-                 (features,), OPSET, states=tuple(states), encoding=encoding, dataset=dataset)
+    info = build("lstm", graph, meta_layers, (features,), OPSET, states=tuple(states), encoding=encoding,
+                 dataset=dataset, readout=readout)
     onnx.checker.check_model(model, full_check=True)
     return digest.attach(model, info.to_json())

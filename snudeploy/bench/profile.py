@@ -128,7 +128,7 @@ def _bare_call(engine: Engine, batch: int):
     info = engine.model.info
     encoding = info.encoding
     timesteps = encoding.timesteps if encoding else 20
-    x = spike_inputs(batch, timesteps, info.features, encoding.max_spikes if encoding else timesteps / 4)
+    x = spike_inputs(batch, timesteps, info.features, encoding.benchmark_spikes if encoding else timesteps / 4)
     if not engine.model.sequence:
         return FloorStep(engine, x)
     x, zeros = x.astype(np.float32), engine.zeros(batch)

@@ -80,12 +80,15 @@ ACCURACY = COMMON + (
     Field("dataset", str, "dataset whose test split ran"),
     Field("samples", int, "test samples"),
     Field("timesteps", int, "T of the encoding (the model's metadata)"),
-    Field("accuracy", float, "test accuracy: argmax of the mean output rate over T"),
+    Field("accuracy", float, "test accuracy: argmax of the readout's scores (the mean output rate over T, or a "
+                             "membrane value), each sequence for its own length"),
     Field("tf_accuracy", float, "the Keras checkpoint's accuracy on the same encoded data (--tf)", nullable=True),
     Field("agreement_with_tf", float, "fraction of samples where this row and the Keras checkpoint predict "
                                       "the same class (--tf)", nullable=True),
-    Field("input_spikes_per_sample", float, "encoded input spikes per sample"),
-    Field("spikes_per_sample", list, "spikes per sample of each layer (sSNU: summed outputs); null for a layer "
+    Field("input_spikes_per_sample", float, "encoded input spikes per sample (real-valued input: its non-zero "
+                                            "values)"),
+    Field("spikes_per_sample", list, "spikes per sample of each layer (sSNU: summed outputs; a membrane readout's "
+                                     "output layer: null); null for a layer "
                                      "the graph does not expose (hidden layers of sequence graphs)"),
     Field("synops_per_sample", float, "synaptic operations per sample: sum over layers of (spikes into the layer) "
                                       "x units [+ recurrent: the layer's spikes x units]; null when a hidden "

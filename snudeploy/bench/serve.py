@@ -117,7 +117,7 @@ def plan(model, sequences: int = 32, steps: int | None = None, duration: float =
 def run(plan: ServePlan, on_row=None) -> dict:
     """Run the rows of ``plan`` (three per chunk size); return the JSON document (see :data:`.schema.SERVE`)."""
     info = plan.info
-    spikes = info.encoding.max_spikes if info.encoding else plan.steps / 4
+    spikes = info.encoding.benchmark_spikes if info.encoding else plan.steps / 4
     x = spike_inputs(plan.sequences, plan.steps, info.features, spikes).reshape(plan.sequences, plan.steps,
                                                                                 *info.input.shape)
     env = environment.describe([plan.serving.threads])

@@ -11,8 +11,11 @@ i-1), against the multiply-accumulates a dense implementation needs for the same
     MACs = T x sum_i F_i x U_i  [+ T x U_i^2 if recurrent]
 
 The anytime curve is the accuracy of ``argmax`` of the running output spike count after
-t = 1..T steps: how early a stream could stop, and at what accuracy. Ties, including
-"no output spike yet", go to the lower class, as in ``StreamingSession.predict``.
+t = 1..T steps (a membrane readout: of the running membrane value or its maximum): how
+early a stream could stop, and at what accuracy. Ties, including "no output spike yet", go
+to the lower class, as in ``StreamingSession.predict``. Sequences of different lengths
+count each sample's own steps: past its length a sample adds no spikes and keeps its last
+prediction, as a stream fed for its own length does.
 """
 
 from __future__ import annotations
@@ -48,10 +51,15 @@ class SpikeTally:
         recurrent: whether each layer is recurrent.
         features: F, input features.
         dense: every layer is a dense layer (SynOps and MACs are counted for such networks only).
+        readout: how the output becomes a prediction (:class:`snudeploy.readouts.Readout`; default the mean rate).
     """
 
-    def __init__(self, units: Sequence[int], recurrent: Sequence[bool], features: int, dense: bool = True):
+    def __init__(self, units: Sequence[int], recurrent: Sequence[bool], features: int, dense: bool = True,
+                 readout=None):
+        from ..readouts import Readout
+
         self.units, self.recurrent, self.features, self.dense = list(units), list(recurrent), features, dense
+        self.readout = readout or Readout()
         self._layer_totals = np.zeros(len(units))
         self._seen = np.ones(len(units), bool)
         self._input_total = 0
@@ -59,7 +67,7 @@ class SpikeTally:
         self._predictions = []
         self._timesteps = None
 
-    def add(self, x: np.ndarray, layers: dict, labels: np.ndarray) -> None:
+    def add(self, x: np.ndarray, layers: dict, labels: np.ndarray, lengths: np.ndarray | None = None) -> None:
         """Count one chunk.
 
         Args:
@@ -67,15 +75,27 @@ class SpikeTally:
             layers: layer index -> its outputs at every step ``[B, T, U_i]``; must hold the
                 output layer, may lack others (then their counts are reported unknown).
             labels: ``[B]`` integer labels.
+            lengths: each sample's length ``[B]`` (None: T).
         """
         last = len(self.units) - 1
-        self._input_total += int(np.asarray(x).sum(dtype=np.int64))
+        steps = np.asarray(x).shape[1]
+        valid = np.ones((len(labels), steps), bool) if lengths is None else \
+            np.arange(steps)[None, :] < np.asarray(lengths)[:, None]
+        x = np.asarray(x)  # real-valued input (direct encoding): every non-zero value is an event
+        self._input_total += int(x.sum(dtype=np.int64) if x.dtype.kind in "biu" else np.count_nonzero(x))
         for i in range(len(self.units)):
-            if i in layers:
-                self._layer_totals[i] += float(np.sum(layers[i], dtype=np.float64))
+            if i in layers and (i < last or self.readout.spiking):  # a membrane output layer does not spike
+                outputs = np.asarray(layers[i]).reshape(*valid.shape, -1)
+                self._layer_totals[i] += float(np.sum(outputs * valid[..., None], dtype=np.float64))
             else:
                 self._seen[i] = False
-        running = np.cumsum(np.asarray(layers[last], np.float64), axis=1)  # [B, T, C]
+        outputs = np.asarray(layers[last], np.float32)
+        if lengths is not None:  # past its length a sample keeps its last output (spikes: adds none)
+            held = np.minimum(np.arange(steps)[None, :], np.asarray(lengths)[:, None] - 1)
+            outputs = np.take_along_axis(outputs, held[..., None], axis=1)
+            if self.readout.spiking:
+                outputs = outputs * valid[..., None]
+        running = self.readout.running(outputs)                            # [B, T, C]
         predicted = running.argmax(axis=2)                                 # [B, T]
         correct = (predicted == np.asarray(labels)[:, None]).sum(axis=0)
         self._correct = correct if self._correct is None else self._correct + correct
@@ -107,4 +127,5 @@ class SpikeTally:
 def tally_for(info, features: int | None = None) -> SpikeTally:
     """The :class:`SpikeTally` of a model described by metadata ``info`` (``snudeploy.metadata.ModelInfo``)."""
     return SpikeTally(info.units, [layer.recurrent for layer in info.layers], features or info.features,
-                      dense=all(layer.kind in ("snu", "lstm") for layer in info.layers))
+                      dense=all(layer.kind in ("snu", "lstm", "leaky_integrator") for layer in info.layers),
+                      readout=info.readout)

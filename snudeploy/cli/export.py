@@ -26,6 +26,8 @@ HEADER = ("file", "format", "graph", "nodes", "inner", "size KB", "spike agr.", 
 @click.option("--opset", type=click.IntRange(MIN_OPSET, MAX_OPSET), default=DEFAULT_OPSET, show_default=True,
               metavar="N", help=f"ONNX opset ({MIN_OPSET}-{MAX_OPSET}).")
 @click.option("--dataset", type=click.Choice(DATASETS), help="Validation data [checkpoint's dataset].")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE.npz",
+              help="Validation data from your own .npz (the one the checkpoint was trained on), instead of --dataset.")
 @click.option("--samples", type=count("samples"), default=256, show_default=True, metavar="N",
               help="Encoded test samples to validate on.")
 @click.option("--force", is_flag=True, help="Write the files even when validation misses its gates.")
@@ -36,7 +38,7 @@ HEADER = ("file", "format", "graph", "nodes", "inner", "size KB", "spike agr.", 
               help="--format nir: export layers NIR cannot express exactly (g = relu/leaky_relu, sSNU, lateral "
                    "inhibition) as the nearest NIR graph, and report its measured agreement instead of refusing.")
 @json_option
-def export(checkpoint, format_, out, timesteps, opset, dataset, samples, force, dt, approximate, json_path):
+def export(checkpoint, format_, out, timesteps, opset, dataset, data, samples, force, dt, approximate, json_path):
     """Export checkpoint CHECKPOINT to ONNX, validated against TensorFlow.
 
     Each file is checked (onnx checker, strict shape inference, the snudeploy model
@@ -53,6 +55,9 @@ def export(checkpoint, format_, out, timesteps, opset, dataset, samples, force, 
     if format_ != NIR and (dt is not None or approximate):
         raise click.UsageError("--dt and --approximate apply to --format nir only.")
     check_outputs((out, "folder"), (json_path, "file"))
+    if data is not None and dataset is not None:
+        raise click.UsageError("Give --dataset or --data, not both.")
+    dataset = data or dataset
     try:
         files = [export_nir(checkpoint, out, dt, approximate, timesteps, dataset, samples, force)] if format_ == NIR \
             else export_files(checkpoint, format_, out, timesteps=timesteps, opset=opset, dataset=dataset,

@@ -81,6 +81,8 @@ def _render(info: dict) -> str:
     enc = info.get("encoding") or {}
     if enc:
         add("encoding", ", ".join(f"{k} {v}" for k, v in enc.items()))
+    readout = info.get("readout") or {}
+    add("readout", ", ".join(f"{k} {v}" for k, v in readout.items()) if isinstance(readout, dict) else str(readout))
     add("quantization", ", ".join(f"{k} {v}" for k, v in info["quantization"].items()))
     add("sha256", info["sha256"] or "none (written before snudeploy sealed its files)")
     v = info.get("validation")

@@ -31,12 +31,14 @@ RUN_TIMEOUT = 60.0  # seconds per ONNX Runtime call: a hostile graph cannot hang
 def run(model, dataset, data, limit, streams, provider, threads, sequence, run_timeout, check_digest, json_path):
     """Encode a test split as MODEL.onnx was trained (its metadata's encoding, test seed) and run it.
 
-    Prints accuracy, mean output spikes per sample, throughput in sample-steps per second
-    (one stream advanced one time step) and the provider in use.
+    Sequences stream for their own length, their raw values encoded per stream by the
+    runtime (StreamingSession.feed). Prints accuracy, mean output spikes per sample,
+    throughput in sample-steps per second (one stream advanced one time step) and the
+    provider in use.
     """
     from ..evaluation import test_split
     from ..runtime import StreamingSession
-    from ..runtime.evaluate import evaluate
+    from ..runtime.evaluate import evaluate, feed_sequences
 
     check_outputs((json_path, "file"))
     with warnings.catch_warnings(record=True) as caught:
@@ -47,18 +49,27 @@ def run(model, dataset, data, limit, streams, provider, threads, sequence, run_t
         click.echo(f"Warning: {warning.message}", err=True)
     split = test_split(session.info, dataset, data, limit, str(model))
     samples, timesteps = split.spikes.shape[:2]
+    fed = split.raw is not None and not sequence and session.info.encoding.STREAMS
     with progress(f"{'sequences' if sequence else 'streams'} of {split.dataset}", samples) as bar:
-        result = evaluate(session, split.spikes, streams, sequence, on_progress=bar.update)
+        if fed:
+            result = feed_sequences(session, split.raw, split.lengths, streams, on_progress=bar.update)
+        else:
+            result = evaluate(session, split.spikes, streams, sequence, on_progress=bar.update, lengths=split.lengths)
+    steps = split.steps
     results = {
         "model": str(model), "dataset": split.dataset, "samples": samples, "timesteps": timesteps,
-        "mode": "sequence" if sequence else "stream", "streams": streams,
-        "accuracy": result.accuracy(split.labels),
+        "steps_per_sample": [int(steps.min()), int(steps.max())],
+        "mode": "sequence" if sequence else "feed" if fed else "stream", "streams": streams,
+        "readout": session.info.readout.to_dict(), "accuracy": result.accuracy(split.labels),
         "mean_output_spikes": result.mean_output_spikes,
         "steps_per_second": result.steps_per_second,
         "seconds": result.seconds, "provider": session.provider, "threads": threads,
     }
-    click.echo(f"{split.dataset} test: {samples} samples x {timesteps} steps, "
-               f"{'whole sequences' if sequence else f'{streams} concurrent streams'}, {session.provider}")
-    click.echo(f"accuracy {results['accuracy']:.4f}  output spikes/sample {results['mean_output_spikes']:.2f}  "
-               f"{results['steps_per_second']:.0f} sample-steps/s  ({result.seconds:.2f} s)")
+    length = f"{timesteps}" if steps.min() == steps.max() else f"{steps.min()}-{steps.max()}"
+    how = "whole sequences" if sequence else f"{streams} concurrent streams" + (", raw values fed" if fed else "")
+    click.echo(f"{split.dataset} test: {samples} samples x {length} steps, {how}, {session.provider}")
+    spikes = result.mean_output_spikes
+    click.echo(f"accuracy {results['accuracy']:.4f}  "
+               + (f"output spikes/sample {spikes:.2f}  " if spikes is not None else "")
+               + f"{results['steps_per_second']:.0f} sample-steps/s  ({result.seconds:.2f} s)")
     write_json(json_path, results)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import click
 
 from ..activation_table import STATE_NAMES
 from ..distributed import MAX_WORKERS, STRATEGIES
+from ..encoding import ENCODERS
+from ..readouts import READOUTS, REDUCTIONS
 from ..spec import CELLS, MODELS, OPTIMIZERS
 from .options import check_outputs, count, data_option, dataset_option, int_list
 
@@ -36,7 +39,18 @@ from .options import check_outputs, count, data_option, dataset_option, int_list
 @click.option("--lateral-inhibition", is_flag=True,
               help="Reset by the most active unit (per sample). Trains poorly with the digits defaults: see "
                    "docs/training.md.")
-@click.option("--timesteps", type=count("timesteps"), metavar="T", help="Time steps per sample [dataset default].")
+@click.option("--encoding", "encoding_kind", type=click.Choice(list(ENCODERS)),
+              help="How samples become input: rate or latency (images), delta, direct or spikes (sequences) "
+                   "[rate for images, direct for sequences]. See docs/sequences.md.")
+@click.option("--delta-factor", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True,
+              metavar="K", help="delta: each channel's threshold is K x its mean change per step (training split).")
+@click.option("--readout", "readout_kind", type=click.Choice(READOUTS),
+              help="mean_rate (MSE), spike_count or membrane (cross-entropy; a leaky-integrator output layer) "
+                   "[mean_rate for images, membrane for sequences].")
+@click.option("--reduce", type=click.Choice(REDUCTIONS), default="last", show_default=True,
+              help="membrane: read the last membrane value or its maximum over time.")
+@click.option("--timesteps", type=count("timesteps"), metavar="T",
+              help="Time steps per image [dataset default]; sequences run for their own length.")
 @click.option("--max-spikes", type=click.FloatRange(0), metavar="K",
               help="Expected spikes over T for a pixel of value 1 [dataset default].")
 @click.option("--epochs", type=click.IntRange(1, 100_000), metavar="N", help="Training epochs [dataset default].")
@@ -57,18 +71,24 @@ from .options import check_outputs, count, data_option, dataset_option, int_list
               help="With --distribute or --workers: back the training state up after every epoch; the same command "
                    "run again resumes after the last finished epoch.")
 @click.option("--quiet", is_flag=True, help="No per-epoch progress.")
-def train(dataset, data, out, model, hidden, network_file, cell, decay, g, recurrent, lateral_inhibition, timesteps,
-          max_spikes, epochs, batch_size, optimizer, lr, limit, seed, distribute, workers, backup_dir, quiet):
+def train(dataset, data, out, model, hidden, network_file, cell, decay, g, recurrent, lateral_inhibition,
+          encoding_kind, delta_factor, readout_kind, reduce, timesteps, max_spikes, epochs, batch_size, optimizer, lr,
+          limit, seed, distribute, workers, backup_dir, quiet):
     """Train a network and write a checkpoint with its metrics.
 
     Defaults are the neuroaikit seed recipe (SNU 250-250-C, T=20, 6 spikes, decay 0.9,
     leaky ReLU, MSE on the mean output rate, SGD 0.5, batch 15, 3 epochs); the digits
     dataset defaults to 15 spikes and Adam 3e-3 for 20 epochs (see docs/training.md). The
     batch is per replica: distributed over R replicas, a step takes R x 15 samples.
+    Sequences (japanese-vowels, basic-motions, an .npz of [N, T, F]) default to the direct
+    encoding, a membrane readout and Adam 3e-3 for 40 epochs, and train with masks when
+    their lengths differ (docs/sequences.md).
     """
     from .. import datasets, distributed
+    from .. import encoding as encoders
     from ..errors import ConfigurationError
     from ..extras import require
+    from ..readouts import Readout
     from ..spec import ModelSpec
 
     distributing = bool(distribute or workers)
@@ -77,32 +97,51 @@ def train(dataset, data, out, model, hidden, network_file, cell, decay, g, recur
     elif backup_dir is not None:
         raise ConfigurationError("--backup-dir goes with --distribute or --workers.")
     require("train", "Training")
-    from ..training import dataset_defaults, keras_verbosity, train_checkpoint
+    from ..training import dataset_defaults, default_readout, keras_verbosity, train_checkpoint
 
     check_outputs((out, "folder"), (backup_dir, "folder"))
-    encoding, recipe = dataset_defaults(dataset)
-    encoding = dataclasses.replace(encoding, seed=seed, **_given(timesteps=timesteps, max_spikes=max_spikes))
-    recipe = dataclasses.replace(recipe, seed=seed, **_given(epochs=epochs, batch_size=batch_size,
-                                                             optimizer=optimizer, lr=lr, limit=limit))
     layers = read_network(network_file) if network_file else None
     if layers is not None and hidden is not None:
         raise ConfigurationError("Give the network's layers with --network or dense layer sizes with --hidden, "
                                  "not both.")
-    x_train, y_train, x_test, y_test = datasets.load(dataset, data)
-    fields = {"model": model, "dataset": dataset, "encoding": encoding, "recipe": recipe}
-    if layers is not None:
-        spec = ModelSpec.network(layers, x_train.shape[1:], datasets.num_classes(y_train), **fields)
+    wants_sequences = encoding_kind is not None and encoders.ENCODERS[encoding_kind].SEQUENCES
+    loaded = datasets.load_data(dataset, data, sequences=wants_sequences)
+    if loaded.sequences and not datasets.is_sequences(dataset):
+        dataset = None  # your own sequences: name them with --data in later commands
+    encoding, recipe = dataset_defaults(dataset, loaded.sequences)
+    if encoding_kind is None and loaded.sequences and loaded.x_train.dtype == "uint8":
+        encoding_kind = "spikes"  # the data already are spikes
+    if encoding_kind is not None and encoding_kind != encoding.kind:
+        encoding = encoders.get(encoding_kind, encoding.timesteps)
+    if encoding.SEQUENCES != loaded.sequences:
+        raise ConfigurationError(f"The {encoding.kind} encoding takes {'sequences' if encoding.SEQUENCES else 'images'}"
+                                 f"; this data holds {'sequences' if loaded.sequences else 'images'}.")
+    given = _given(timesteps=timesteps, max_spikes=max_spikes) if not loaded.sequences else {}
+    encoding = dataclasses.replace(encoding, **({"seed": seed} if hasattr(encoding, "seed") else {}), **given)
+    readout = Readout(readout_kind, reduce if readout_kind == "membrane" else None) if readout_kind \
+        else default_readout(loaded.sequences)
+    recipe = dataclasses.replace(recipe, seed=seed, loss=readout.loss, **_given(
+        epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, limit=limit))
+    x_train, y_train, x_test, y_test = loaded.arrays
+    if loaded.sequences:
+        encoding = encoding.fit(x_train, loaded.lengths_train, factor=delta_factor)
+        sample_shape = (encoding.channels(x_train.shape[2]),)
     else:
-        spec = ModelSpec.dense(int(x_train[0].size), datasets.num_classes(y_train), hidden=hidden or (250, 250),
+        sample_shape = x_train.shape[1:]
+    fields = {"model": model, "dataset": dataset, "encoding": encoding, "recipe": recipe, "readout": readout}
+    if layers is not None:
+        spec = ModelSpec.network(layers, sample_shape, datasets.num_classes(y_train), **fields)
+    else:
+        spec = ModelSpec.dense(math.prod(sample_shape), datasets.num_classes(y_train), hidden=hidden or (250, 250),
                                cell=cell, decay=decay, g=g, recurrent=recurrent,
                                lateral_inhibition=lateral_inhibition, **fields)
-    click.echo(f"Training {model.upper()} {spec.describe()} on {dataset} "
-               f"({min(len(x_train), limit or len(x_train))} train / {len(x_test)} test), "
-               f"{recipe.epochs} epochs, {recipe.optimizer} lr={recipe.lr}, batch {recipe.batch_size}"
-               f"{' per replica' if distributing else ''}.", err=True)
+    click.echo(f"Training {model.upper()} {spec.describe()} on {dataset or data} "
+               f"({min(len(x_train), limit or len(x_train))} train / {len(x_test)} test), {encoding.kind} encoding, "
+               f"{readout.label} readout, {recipe.epochs} epochs, {recipe.optimizer} lr={recipe.lr}, batch "
+               f"{recipe.batch_size}{' per replica' if distributing else ''}.", err=True)
     verbose = 0 if quiet else keras_verbosity()
     if not distributing:
-        metrics = train_checkpoint(spec, (x_train, y_train, x_test, y_test), out, verbose=verbose)
+        metrics = train_checkpoint(spec, loaded, out, verbose=verbose)
     else:
         metrics = distributed.train(spec, out, distribute, workers, data, backup_dir, verbose=min(verbose, 2))
         if metrics is None:

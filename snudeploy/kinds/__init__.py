@@ -3,7 +3,8 @@
 * :mod:`.dense` - ``snu``: dense SNU layer (the seed network's);
 * :mod:`.conv` - ``snu_conv2d``: convolutional SNU layer;
 * :mod:`.pooling` - ``avg_pool2d``, ``sum_pool2d``;
-* :mod:`.reshape` - ``flatten``, ``dropout``.
+* :mod:`.reshape` - ``flatten``, ``dropout``;
+* :mod:`.integrator` - ``leaky_integrator``: the non-spiking output layer of the membrane readout.
 
 Adding a kind is one class (in its family's module, or a new one) plus one entry in
 :data:`KINDS`; specs, metadata, Keras models, every ONNX format and the CLI's network files
@@ -18,13 +19,16 @@ from ..errors import ConfigurationError
 from .base import LayerSpec, Shape
 from .conv import ConvSNU
 from .dense import DenseSNU
+from .integrator import LeakyIntegrator
 from .pooling import AvgPool2D, SumPool2D
 from .reshape import Dropout, Flatten
 from .snu import CELLS, SNUKind
 
-KINDS: dict[str, type[LayerSpec]] = {k.kind: k for k in (DenseSNU, ConvSNU, AvgPool2D, SumPool2D, Flatten, Dropout)}
+KINDS: dict[str, type[LayerSpec]] = {k.kind: k for k in (DenseSNU, ConvSNU, AvgPool2D, SumPool2D, Flatten, Dropout,
+                                                                  LeakyIntegrator)}
 
-__all__ = ["KINDS", "LayerSpec", "DenseSNU", "ConvSNU", "AvgPool2D", "SumPool2D", "Flatten", "Dropout", "SNUKind",
+__all__ = ["KINDS", "LayerSpec", "DenseSNU", "ConvSNU", "AvgPool2D", "SumPool2D", "Flatten", "Dropout", "LeakyIntegrator",
+           "SNUKind",
            "CELLS", "Shape", "parse", "shapes", "from_keras"]
 
 

@@ -38,6 +38,10 @@ change; :func:`cpu_dependent_nodes` checks a graph, its subgraphs and functions,
   and ``ReduceMean`` (the sequence graph's rates) adds whole numbers, exactly in any order below
   2**24, then divides once; ``ReduceSum`` (sum pooling) only over whole numbers.
 
+:func:`refusal` names the networks that have no int8 graph for these reasons: real-valued input
+(the ``direct`` encoding: its first product would be a float sum) and a membrane readout's
+maximum over time (a ``ReduceMax`` of real values: the sign of a zero maximum is not fixed).
+
 The int8 formats are ``step`` and ``customop`` with its functions inlined first: ``SNULayer``
 hoists ``x W`` for all time steps out of its ``Scan``, so after inlining every feed-forward
 MatMul sits in the main graph once, whatever T.
@@ -67,11 +71,26 @@ EXACT_OPS = {
     "Identity": "moves values", "Transpose": "moves values", "Constant": "a value",
     "Scan": "steps in the graph's order; its body is checked like the graph",
     "ReduceMax": "over spikes only: returns one of its inputs",
+    "Gather": "moves values",
     "ReduceMean": "over spikes only: a whole-number sum (exact in any order below 2**24), divided once",
 }
 SPIKE_ONLY = {"ReduceMax", "ReduceMean"}  # reductions allowed only over spikes (0/1)
 INTEGER_PRODUCTS = {"MatMul": "MatMulInteger", "Conv": "ConvInteger"}
 UINT8_LIMIT = 128  # the largest whole number an integer product's uint8 operand may hold (see above)
+
+
+def refusal(encoding, source: str, readout=None) -> str | None:
+    """Why a network with ``encoding`` (an :class:`snudeploy.encoding.Encoder`) and ``readout`` has no int8
+    graph, or None."""
+    if encoding is not None and not encoding.SPIKES:
+        return (f"{source} takes real values (the {encoding.kind} encoding), not spikes: its first layer's product "
+                "would stay a float sum, which rounds differently on different CPUs, and int8 graphs give the same "
+                "bits everywhere. Train with a spiking encoding (delta, latency, rate) to quantize.")
+    if readout is not None and readout.kind == "membrane" and readout.reduce == "max":
+        return (f"{source} reads the maximum of membrane values over time: a maximum of real numbers may differ "
+                "in the sign of a zero between CPUs, and int8 graphs give the same bits everywhere. Train with "
+                "--reduce last (or a spike readout) to quantize.")
+    return None
 
 
 def inline_functions(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -64,14 +64,19 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
         raise ConfigurationError(f"{checkpoint} has average pooling (layer {', '.join(map(str, averaged))}): its "
                                  "fractions would make the next product float, which rounds differently on "
                                  "different CPUs. int8 graphs need sum_pool2d (whole numbers of spikes).")
+    refused = int8.refusal(spec.encoding, str(checkpoint), spec.readout)
+    if refused:
+        raise ConfigurationError(refused)
     if not spec.spiking:
         raise ConfigurationError(f"{checkpoint} is a soft sSNU (sigmoid outputs): int8 graphs multiply spikes "
                                  "(0 or 1) only; quantize a spiking SNU.")
     epochs = arguments.integer(epochs, "epochs", 1, 1000)
     test_samples = arguments.optional_integer(test_samples, "test_samples", 1, arguments.LIMITS["samples"])
-    _, _, x_test, y_test = datasets.load(spec.dataset, data)
-    x_test, y_test = x_test[:test_samples], y_test[:test_samples]
-    check_fits(spec.input_features, spec.classes, x_test, y_test, str(checkpoint), spec.dataset)
+    loaded = datasets.load_data(spec.dataset, data, sequences=spec.encoding.SEQUENCES)
+    x_test, y_test = loaded.x_test[:test_samples], loaded.y_test[:test_samples]
+    lengths = None if loaded.lengths_test is None else loaded.lengths_test[:test_samples]
+    if not spec.encoding.SEQUENCES:
+        check_fits(spec.input_features, spec.classes, x_test, y_test, str(checkpoint), spec.dataset)
 
     source = Path(checkpoint)
     if chosen.fine_tunes:
@@ -80,7 +85,8 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
         source = finetune(checkpoint, out / "qat-checkpoint", epochs=epochs, lr=lr, limit=limit, data=data)
 
     def float_exports(ckpt, folder):
-        return {(f.format, f.graph): f for name in int8.QUANTIZABLE for f in export_files(ckpt, name, folder)}
+        return {(f.format, f.graph): f for name in int8.QUANTIZABLE
+                for f in export_files(ckpt, name, folder, dataset=data if spec.dataset is None else None)}
 
     parents = {(f.format, f.graph): f for f in float_files or ()}
     if not all(key in parents for key in int8.QUANTIZABLE.items()):
@@ -88,7 +94,7 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
         parents = float_exports(checkpoint, out / "float")
     sources = parents if not chosen.fine_tunes else float_exports(source, out / "qat-float")
 
-    test_spikes = spec.encoding.encode(x_test, "test")
+    test_spikes = spec.encoding.encode(x_test, "test", lengths)  # sequences: padded with no input to the longest
     results = {"method": chosen.name, "checkpoint": str(checkpoint), "dataset": spec.dataset, "graphs": {}}
     with Transaction(out) as files:
         for name, graph in int8.QUANTIZABLE.items():

@@ -51,10 +51,10 @@ def latency_us(models: dict, timesteps: int, batches=(1, 256), iters: int = 200)
             info = session.info
             enc = info.encoding
             if info.sequence:
-                x = spike_inputs(batch, timesteps, info.features, enc.max_spikes)
+                x = spike_inputs(batch, timesteps, info.features, enc.benchmark_spikes)
                 calls[name] = lambda s=session, x=x: s.run(x)
             else:
-                calls[name] = StreamStep(session, spike_inputs(batch, enc.timesteps, info.features, enc.max_spikes))
+                calls[name] = StreamStep(session, spike_inputs(batch, enc.timesteps, info.features, enc.benchmark_spikes))
         timed = interleave(calls, iters if batch == 1 else max(20, iters // 10), burst=5, warmup=5)
         for name, seconds in timed.items():
             results[name][f"b{batch}"] = round(float(np.median(seconds)) * 1e6, 1)

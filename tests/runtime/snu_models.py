@@ -17,7 +17,8 @@ from snudeploy.converters import customop
 from snudeploy.converters.network import Network, dense
 from snudeploy.converters.step import build_step
 from snudeploy.converters.unrolled import build_unrolled
-from snudeploy.encoding import Encoding
+from snudeploy.encoding import Encoder, Encoding
+from snudeploy.readouts import Readout
 
 OPSET = 17
 ENCODING = Encoding(timesteps=6, max_spikes=4.0, seed=0)
@@ -34,6 +35,18 @@ def snu_layers(sizes, seed=0, *, decay=0.9, g="leaky_relu", activation="step", r
         recurrent_kernel = rng.normal(0, 0.3, (units, units)).astype(np.float32) if recurrent else None
         layers.append(dense(kernel, threshold, recurrent_kernel, decay=decay, g=g, activation=activation,
                             lateral_inhibition=lateral_inhibition))
+    return Network.build((sizes[0],), layers)
+
+
+def integrator_network(sizes, seed=0, *, decay=0.8) -> Network:
+    """Dense SNU layers ``sizes[0] -> ... -> sizes[-2]`` (spiking) and a leaky-integrator output layer of
+    ``sizes[-1]`` units (the membrane readout's), with random weights and biases."""
+    rng = np.random.default_rng(seed + 1)
+    hidden = list(snu_layers(sizes[:-1], seed).layers)
+    kernel = rng.normal(0, 1, (sizes[-2], sizes[-1])).astype(np.float32)
+    bias = rng.normal(0, 0.1, sizes[-1]).astype(np.float32)
+    layers = [(layer.spec, layer.weights) for layer in hidden]
+    layers.append((kinds.LeakyIntegrator(units=sizes[-1], decay=decay), {"kernel": kernel, "bias": bias}))
     return Network.build((sizes[0],), layers)
 
 
@@ -77,22 +90,25 @@ def conv_network(input_shape=(8, 8, 2), seed=0, *, filters=(4, 6), strides=(1, 2
 
 
 def model_bytes(network: Network, graph="step", *, timesteps=None, format="customop", encoding=ENCODING,
-                dataset=None, quantization=None, schema_version=None) -> bytes:
+                dataset=None, quantization=None, schema_version=None, readout=None) -> bytes:
     """Serialized, sealed model of ``network`` carrying snudeploy metadata: built by the ``step`` or
     ``unrolled`` builder for those formats, else as a customop graph (``graph`` step or sequence)."""
+    readout = Readout.from_dict(readout or ("membrane" if isinstance(network.layers[-1].spec, kinds.LeakyIntegrator)
+                                            else "mean_rate"))
     if format == "step":
         model = build_step(network, OPSET)
     elif format == "unrolled":
-        model = build_unrolled(network, OPSET, timesteps)
+        model = build_unrolled(network, OPSET, timesteps, readout)
     else:
-        model = customop.build(network, graph, OPSET, timesteps)
+        model = customop.build(network, graph, OPSET, timesteps, readout)
     if isinstance(encoding, dict):
-        encoding = Encoding.from_dict(encoding)
+        encoding = Encoder.from_dict(encoding)
     if isinstance(quantization, dict):
         quantization = metadata.Quantization(quantization.get("method", "none"),
                                              {k: v for k, v in quantization.items() if k != "method"})
     info = metadata.build(format, graph, network.metadata_layers(), network.input_shape, OPSET,
-                          timesteps=timesteps, encoding=encoding, dataset=dataset, quantization=quantization)
+                          timesteps=timesteps, encoding=encoding, dataset=dataset, quantization=quantization,
+                          readout=readout)
     raw = info.to_dict()
     if schema_version is not None:
         raw["schema_version"] = schema_version

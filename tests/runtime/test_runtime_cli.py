@@ -76,7 +76,7 @@ def test_cuda_request_without_cuda_warns_once_and_runs_on_cpu(files):
     ("broken.onnx", [], "is not a readable ONNX model"),
     ("missing.onnx", [], "does not exist"),
     ("wide.onnx", ["--dataset", "digits"], "expects 784 input features, but digits samples have 64 (shape [8, 8])"),
-    ("wide.onnx", [], "does not name its dataset in its metadata; pass --dataset"),
+    ("wide.onnx", [], "expects 784 input features, but digits.npz samples have 64"),  # --data alone names the data
     ("few_classes.onnx", ["--dataset", "digits"], "has labels up to 9, but"),
 ])
 def test_bad_input_exits_2_with_one_line(files, model, args, message):
