@@ -7,7 +7,8 @@
  * `[S, C]`. Inputs are flat (a typed array or an array of numbers or booleans holding the
  * S × features values, row-major) or nested arrays of exactly that shape. Outputs `[S, C]`
  * are flat typed arrays: row i (the i-th stream named) is `[i * C, (i + 1) * C)`. Outputs
- * `[S]` are plain arrays.
+ * `[S]` are plain arrays. `feed` takes one raw step `[S, rawFeatures]` and encodes it per stream
+ * with the model's deterministic encoder (latency, delta, direct, spikes) before stepping.
  */
 
 /** Base of every error the runtime raises on purpose (Python: snudeploy.errors.SnudeployError). */
@@ -64,6 +65,17 @@ export interface StateInfo {
 }
 
 export interface RateEncoding { kind: 'rate'; timesteps: number; maxSpikes: number; seed: number }
+/** Time to first spike of static values in [0, 1]: x > 0 fires once, at min(floor((1 - x) T), T - 1). */
+export interface LatencyEncoding { kind: 'latency'; timesteps: number }
+/** Send-on-delta spikes of z = (x - mean) / scale per channel (ON spikes, then OFF spikes: 2 × channels inputs). */
+export interface DeltaEncoding { kind: 'delta'; timesteps: number; mean: number[]; scale: number[]; threshold: number[] }
+/** The normalised values z = (x - mean) / scale themselves (empty mean and scale: not fitted). */
+export interface DirectEncoding { kind: 'direct'; timesteps: number; mean: number[]; scale: number[] }
+/** Sequences that already are spikes (0/1), passed as they are. */
+export interface SpikesEncoding { kind: 'spikes'; timesteps: number }
+/** An encoding kind this runtime does not know, as stored (the model steps; feed refuses it). */
+export interface OtherEncoding { kind: string; [field: string]: unknown }
+export type Encoding = RateEncoding | LatencyEncoding | DeltaEncoding | DirectEncoding | SpikesEncoding | OtherEncoding;
 
 /** The model's snudeploy metadata, schema 2 read as schema 3 (frozen). */
 export interface ModelInfo {
@@ -80,8 +92,8 @@ export interface ModelInfo {
   outputShape: number[];
   classes: number;
   timesteps: number | null;
-  /** How the model's training encoded inputs (a rate encoding, or another kind as stored). */
-  encoding: RateEncoding | { kind: string; [field: string]: unknown } | null;
+  /** How the model's training encoded inputs (each known kind's fields checked as Python checks them). */
+  encoding: Encoding | null;
   dataset: string | null;
   readout: { kind: 'mean_rate' | 'spike_count' | 'membrane'; reduce: 'count' | 'last' | 'max'; [field: string]: unknown };
   /** As stored, plus `int8`: the graph computes with integer products. */
@@ -100,6 +112,11 @@ export interface StreamSnapshot {
   last: Float32Array;
   /** Each output's running maximum since open/reset (-Infinity before any step): a membrane readout's "max". */
   peak: Float32Array;
+  /**
+   * The encoder's per-stream state for feed (delta: `reference`, `started`; latency: `t`; others none).
+   * May be left out when the model's encoder keeps none (snapshots of older versions).
+   */
+  encoder?: Record<string, Float32Array>;
 }
 
 /**
@@ -128,6 +145,15 @@ export class StreamingSession {
   reset(streams?: Streams): Promise<void>;
   /** One time step of `streams` (default: all open); x is read when the step runs. Resolves to outputs `[S × C]`. */
   step(x: StepInput, streams?: Streams): Promise<Float32Array>;
+  /**
+   * One raw time step `[S, rawFeatures]` of `streams` (default: all open), encoded per stream with the model's
+   * encoder from that stream's own encoder state (zeroed by open and reset, carried by snapshots, written back
+   * only when the step succeeded), then stepped; resolves to outputs `[S × C]`. rawFeatures: the channels a
+   * delta or direct encoding was fitted on, else `features`. Rejects with ConfigurationError for a model without
+   * a deterministic encoding (rate draws random numbers: step its spikes), InputValueError for a spikes encoding
+   * fed values other than 0 and 1, and step()'s errors otherwise.
+   */
+  feed(values: StepInput, streams?: Streams): Promise<Float32Array>;
   snapshot(stream: number): Promise<StreamSnapshot>;
   restore(stream: number, snapshot: StreamSnapshot): Promise<void>;
   /** The last step's outputs `[S × C]`. */
@@ -136,7 +162,7 @@ export class StreamingSession {
   spikeCounts(streams?: Streams): Promise<Float64Array>;
   /** Steps seen since open/reset `[S]`. */
   stepsSeen(streams?: Streams): Promise<number[]>;
-  /** counts / steps `[S × C]`. */
+  /** The readout's scores `[S × C]`: counts / steps, or a membrane readout's last value or running maximum. */
   rates(streams?: Streams): Promise<Float32Array>;
   /** Anytime prediction per stream `[S]` (ties to the lower class). */
   predict(streams?: Streams): Promise<number[]>;

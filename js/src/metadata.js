@@ -9,6 +9,8 @@
  * `kind` of layer i is fed as `l{i}_{kind}` and returned as `l{i}_{kind}_next`. Python also checks
  * that the layers of its registered kinds chain (each output shape follows from the one before);
  * this runtime needs only the input, state and output shapes, which it checks against the graph.
+ * Both check that a membrane readout reads a `leaky_integrator` output layer, and only it, and
+ * the `encoding` fields of every kind (see ENCODINGS).
  */
 
 import { ModelFileError } from './errors.js';
@@ -156,16 +158,45 @@ function state(entry, layers, version) {
   return { layer: layerIndex, kind, input, output, shape, size: product(shape) };
 }
 
+/**
+ * The fields of each encoding kind Python's `snudeploy.encoding` knows, with their defaults (its dataclasses'):
+ * every field is checked as Python checks it, and a field a kind does not have is refused, as Python refuses it
+ * (the fields describe the arithmetic completely). A kind this runtime does not know is kept as stored: such a
+ * model still steps, and feed() says why it cannot encode for it.
+ */
+const ENCODINGS = Object.freeze({
+  rate: ['timesteps', 'max_spikes', 'seed'],
+  latency: ['timesteps'],
+  delta: ['timesteps', 'mean', 'scale', 'threshold'],
+  direct: ['timesteps', 'mean', 'scale'],
+  spikes: ['timesteps'],
+});
+
 function encoding(raw) {
   raw = object(raw, 'encoding');
   const kind = name(raw.kind ?? 'rate', 'encoding.kind');
-  if (kind !== 'rate') return { ...raw, kind };  // kinds this runtime cannot encode; the model still streams
-  const timesteps = integer(raw.timesteps, 'encoding.timesteps', 1, LIMITS.timesteps);
-  return {
-    kind, timesteps,
-    maxSpikes: number(raw.max_spikes, 'encoding.max_spikes', 0, timesteps),
-    seed: integer(raw.seed ?? 0, 'encoding.seed', 0, Number.MAX_SAFE_INTEGER),
-  };
+  if (!(kind in ENCODINGS)) return { ...raw, kind };
+  const unknown = Object.keys(raw).filter((k) => k !== 'kind' && !ENCODINGS[kind].includes(k)).sort();
+  if (unknown.length) throw new Invalid(`unknown ${kind} encoding field(s): ${unknown.join(', ')}`);
+  const timesteps = integer(raw.timesteps ?? 20, 'encoding.timesteps', 1, LIMITS.timesteps);
+  if (kind === 'rate') {
+    return {
+      kind, timesteps,
+      maxSpikes: number(raw.max_spikes ?? 6, 'encoding.max_spikes', 0, timesteps),
+      seed: integer(raw.seed ?? 0, 'encoding.seed', 0, Number.MAX_SAFE_INTEGER),
+    };
+  }
+  if (kind !== 'delta' && kind !== 'direct') return { kind, timesteps };
+  const mean = numbers(raw.mean ?? [], 'encoding.mean');
+  const scale = numbers(raw.scale ?? [], 'encoding.scale');
+  if (mean.length !== scale.length) throw new Invalid(`\`encoding.mean\` and \`encoding.scale\` differ in length (${mean.length} and ${scale.length})`);
+  if (scale.some((s) => s <= 0)) throw new Invalid('`encoding.scale` values must be positive');
+  if (kind === 'direct') return { kind, timesteps, mean, scale };
+  const threshold = numbers(raw.threshold ?? [], 'encoding.threshold');
+  if (threshold.length !== mean.length || threshold.some((t) => t <= 0)) {
+    throw new Invalid(`a delta encoding needs one positive threshold per channel (${mean.length}), got ${short(threshold)}`);
+  }
+  return { kind, timesteps, mean, scale, threshold };
 }
 
 function readout(raw) {
@@ -185,6 +216,11 @@ function crossChecks(info) {
     if (repeated.length) problems.push(`${side} names repeat: ${JSON.stringify(repeated)}`);
   }
   if (info.layers.length > LIMITS.layers) problems.push(`it has ${info.layers.length} layers (at most ${LIMITS.layers})`);
+  const output = info.layers[info.layers.length - 1].kind;
+  if ((output === 'leaky_integrator') !== (info.readout.kind === 'membrane')) {
+    problems.push(`the ${info.readout.kind} readout ${output === 'leaky_integrator' ? 'cannot read' : 'needs'} a leaky_integrator ` +
+                  `output layer; the last layer is ${output}`);
+  }
   return problems;
 }
 
@@ -213,6 +249,13 @@ function number(value, what, minimum, maximum) {
     throw new Invalid(`\`${what}\` must be a number from ${minimum} to ${maximum}, got ${short(value)}`);
   }
   return value;
+}
+
+function numbers(value, what) {
+  const values = list(value, what);
+  if (values.length > LIMITS.features) throw new Invalid(`\`${what}\` lists more than ${LIMITS.features} values`);
+  if (!values.every((v) => typeof v === 'number' && Number.isFinite(v))) throw new Invalid(`\`${what}\` must list finite numbers, got ${short(value)}`);
+  return [...values];
 }
 
 function name(value, what) {

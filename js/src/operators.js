@@ -19,12 +19,13 @@ const KINDS = ['Conv', 'Transpose', 'Reshape', 'ReduceSum', 'Div', 'Slice']; // 
 export const INTEGER_OPS = new Set(['MatMulInteger', 'ConvInteger']);
 export const ALLOWED = Object.freeze({
   step: new Set([...SNU, ...KINDS, ...INTEGER_OPS]),
-  unrolled: new Set([...SNU, ...KINDS, ...INTEGER_OPS, 'Split', 'Concat', 'Squeeze', 'Unsqueeze', 'ReduceMean']),
-  customop: new Set([...SNU, ...KINDS, ...INTEGER_OPS, 'Scan', 'ReduceMean', 'Shape', 'Concat']),
+  unrolled: new Set([...SNU, ...KINDS, ...INTEGER_OPS, 'Split', 'Concat', 'Squeeze', 'Unsqueeze', 'ReduceMean', 'Gather']),
+  customop: new Set([...SNU, ...KINDS, ...INTEGER_OPS, 'Scan', 'ReduceMean', 'Shape', 'Concat', 'Gather']),
   loop: new Set([...SNU, ...KINDS, 'Loop', 'And', 'Less', 'Gather', 'Shape', 'Slice', 'Squeeze', 'Unsqueeze', 'Concat',
-    'ReduceMean']),
-  nir: new Set(['MatMul', 'Add', 'Mul', 'Greater', 'Cast', 'Where', 'Identity']),
-  lstm: new Set(['LSTM', 'Squeeze', 'Unsqueeze', 'Transpose', 'ReduceMean']),
+    'ReduceMean', 'StridedSlice']),
+  nir: new Set(['MatMul', 'Add', 'Mul', 'Greater', 'Cast', 'Where', 'Identity', 'Conv', 'Div', 'Reshape']),
+  lstm: new Set(['LSTM', 'Squeeze', 'Unsqueeze', 'Transpose', 'ReduceMean', // (+ a leaky integrator)
+    'MatMul', 'Add', 'Mul', 'Identity', 'Scan', 'Gather', 'ReduceMax']),
 });
 export const CUSTOM_OPS = new Set(['SNUCell', 'SNULayer', 'SNUConv2DCell', 'SNUConv2DLayer']);
 

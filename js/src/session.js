@@ -20,6 +20,7 @@
  * (node.js: onnxruntime-node, browser.js: onnxruntime-web), which also reads models by path or URL.
  */
 
+import { stepEncoder } from './encoding.js';
 import { ConfigurationError, InferenceError, InputValueError, ModelFileError, UnknownStreamError } from './errors.js';
 import { toInput } from './inputs.js';
 import { checkSignature, fixedTimesteps, loadModel } from './model.js';
@@ -83,7 +84,8 @@ export class StreamingSession {
     this._states = loaded.info.states;
     this._fetch = [loaded.info.outputs.spikes, ...this._states.map((s) => s.output)];
     this._xShape = loaded.info.graph === 'sequence' ? [1, ...loaded.info.input.shape] : loaded.info.input.shape;
-    this._table = new StreamTable(this._states, loaded.info.classes);
+    this._encoder = stepEncoder(loaded.info.encoding); // feed()'s, null when the model's encoding has none
+    this._table = new StreamTable(this._states, loaded.info.classes, 8, this._encoder?.state);
     this._held = null; // {ids, slots, states, tensors}: the last stepped streams, whose states live in ONNX Runtime's outputs
     this._tail = Promise.resolve();
     this._released = false;
@@ -153,11 +155,56 @@ export class StreamingSession {
     return this._serial(() => this._step(x, streams));
   }
 
-  async _step(x, streams) {
+  _step(x, streams) {
     this._checkSteppable();
     const { ids, slots } = this._table.resolve(streams);
     if (!ids.length) throw new UnknownStreamError('No streams to step: open some with open() first.');
-    const values = toInput(x, ids.length, this._info.input.shape, this._info.input.binary);
+    return this._advance(toInput(x, ids.length, this._info.input.shape, this._info.input.binary), ids, slots);
+  }
+
+  /**
+   * Encode one raw time step of `streams` with the model's encoder, then step them.
+   *
+   * Each stream keeps its own encoder state (a delta encoder's reference, a latency encoder's step
+   * count): zero after open() and reset(), carried by snapshot() and restore(). The encoder is the one
+   * in the model's metadata (encoding.js, Python's snudeploy.encoding, bit for bit); a model whose
+   * encoding draws random numbers (rate) is stepped with its encoded spikes instead. A rejected call
+   * (the checks of step(), and raw values that are not finite numbers of the right shape) changes no
+   * stream: the encoder's new state is written back only after the step succeeded.
+   *
+   * @param values one raw step `[S, rawFeatures]` (flat or nested), row i for the i-th stream named;
+   *   rawFeatures is the number of channels a delta or direct encoding was fitted on, else `features`.
+   * @param streams stream ids (or one id); null feeds every open stream in open order.
+   * @returns {Promise<Float32Array>} that step's outputs `[S × C]`, as step() returns them.
+   */
+  feed(values, streams = null) {
+    return this._serial(() => this._feed(values, streams));
+  }
+
+  async _feed(values, streams) {
+    const encoder = this._encoder;
+    if (encoder === null) {
+      const kind = this._info.encoding?.kind;
+      const what = kind === undefined ? 'no encoding in its metadata'
+        : kind === 'rate' ? 'a rate encoding, which draws random numbers' : `a ${kind} encoding, which this runtime does not know`;
+      throw new ConfigurationError(`${this._source} has ${what}; feed() encodes deterministic encodings only: step() the encoded input instead.`);
+    }
+    this._checkSteppable();
+    const { ids, slots } = this._table.resolve(streams);
+    if (!ids.length) throw new UnknownStreamError('No streams to feed: open some with open() first.');
+    const raw = toInput(values, ids.length, [encoder.rawFeatures ?? this.features], false);
+    const { input, state } = encoder.step(raw, this._table.gatherEncoder(slots), ids.length);
+    if (input.length !== ids.length * this.features) {
+      throw new ModelFileError(`${this._source} does not match its snudeploy metadata: its ${encoder.kind} encoding sends ` +
+                               `${input.length / ids.length} values per step, its input takes ${this.features}.`);
+    }
+    const spikes = await this._advance(toInput(input, ids.length, this._info.input.shape, this._info.input.binary), ids, slots);
+    this._table.scatterEncoder(slots, state); // only once the step has succeeded
+    return spikes;
+  }
+
+  /** Step streams `ids` (table slots `slots`) with the checked input `values` `[S × F]`; change nothing on failure. */
+  async _advance(values, ids, slots) {
     const Tensor = this._ort.Tensor;
     const feeds = { [this._info.input.name]: new Tensor('float32', values, [ids.length, ...this._xShape]) };
     if (this._held !== null && sameIds(this._held.ids, ids)) {
@@ -192,8 +239,8 @@ export class StreamingSession {
 
   /**
    * A copy of one stream's state and counters, to restore here or in another session of the same
-   * network: `{states: {name: Float32Array}, steps, counts: Float64Array, last: Float32Array, peak: Float32Array}`
-   * (structured-cloneable: postMessage, IndexedDB).
+   * network: `{states: {name: Float32Array}, steps, counts: Float64Array, last: Float32Array, peak: Float32Array,
+   * encoder: {name: Float32Array}}` (structured-cloneable: postMessage, IndexedDB).
    */
   snapshot(stream) {
     return this._serial(() => {
@@ -230,10 +277,16 @@ export class StreamingSession {
     return this._serial(() => this._table.resolve(streams).slots.map((slot) => this._table.steps[slot]));
   }
 
-  /** Mean output rates so far, counts / steps `[S × C]` (zeros before any step). */
+  /**
+   * The readout's scores so far `[S × C]`: mean output rates, counts / steps (zeros before any step);
+   * for a membrane readout the last output value (zeros before any step) or its maximum so far
+   * (reduce "max"; -Infinity before any step). Their argmax is predict()'s.
+   */
   rates(streams = null) {
     return this._serial(() => {
       const { slots } = this._table.resolve(streams);
+      const reduce = this._info.readout.reduce;
+      if (reduce !== 'count') return this._table.rows(reduce === 'last' ? this._table.last : this._table.peak, slots);
       const counts = this._table.rows(this._table.counts, slots);
       const rates = new Float32Array(counts.length);
       const c = this.classes;
@@ -264,8 +317,8 @@ export class StreamingSession {
    *
    * An output unit adds at most 1 to its count per step, so once the leading class is more than
    * `remaining` spikes ahead of every other class no later input can change the prediction; an
-   * application can stop feeding such a stream. A membrane readout has no such bound: its
-   * predictions are never final before the last step (false), unless there is one class.
+   * application can stop feeding such a stream. A membrane value can change by any amount in one
+   * step: a membrane readout is decided only when no step remains (or there is one class).
    */
   decided(remaining, streams = null) {
     if (!Number.isSafeInteger(remaining) || remaining < 0) {
@@ -277,7 +330,7 @@ export class StreamingSession {
       const c = this.classes;
       return slots.map((_, i) => {
         if (c === 1) return true;
-        if (this._info.readout.reduce !== 'count') return false;
+        if (this._info.readout.reduce !== 'count') return remaining === 0;
         let first = -Infinity;
         let second = -Infinity;
         for (let k = 0; k < c; k += 1) {

@@ -3,7 +3,9 @@
  *
  * Each open stream owns one slot of every state pool (`capacity` × the state's per-stream size)
  * and of the counters; a batch is gathered into one array per state and scattered back the same
- * way. Stream ids are never reused within a table; slots of closed streams are. Python's
+ * way. Stream ids are never reused within a table; slots of closed streams are. The pools hold
+ * the network's states and the encoder's (`StreamingSession.feed`: a delta encoder's reference, a
+ * latency encoder's step), so both travel in a snapshot. Python's
  * `snudeploy.runtime.streams.StreamTable` is the same design with numpy pools.
  */
 
@@ -14,11 +16,14 @@ export class StreamTable {
   /**
    * @param {Array<{input: string, size: number}>} states the model's states, in layer order.
    * @param {number} classes C, the width of the output.
+   * @param {Object<string, number>} encoder the encoder's per-stream state, name -> size.
    */
-  constructor(states, classes, capacity = 8) {
+  constructor(states, classes, capacity = 8, encoder = {}) {
     this.sizes = new Map(states.map((s) => [s.input, s.size]));
     this.classes = classes;
     this.pools = new Map(states.map((s) => [s.input, new Float32Array(capacity * s.size)]));
+    this.encoderSizes = new Map(Object.entries(encoder));
+    this.encoderPools = new Map(Object.entries(encoder).map(([name, size]) => [name, new Float32Array(capacity * size)]));
     this.counts = new Float64Array(capacity * classes);
     this.last = new Float32Array(capacity * classes);
     this.peak = new Float32Array(capacity * classes); // running maximum of each output (-Infinity before any step)
@@ -92,23 +97,22 @@ export class StreamTable {
 
   /** The states of `slots`, one Float32Array `[slots.length × size]` per state input name. */
   gather(slots) {
-    const states = new Map();
-    for (const [name, pool] of this.pools) {
-      const size = this.sizes.get(name);
-      const batch = new Float32Array(slots.length * size);
-      slots.forEach((slot, i) => batch.set(pool.subarray(slot * size, (slot + 1) * size), i * size));
-      states.set(name, batch);
-    }
-    return states;
+    return new Map(gather(this.pools, this.sizes, slots));
   }
 
   /** Write `states` (state input name -> `[slots.length × size]`) back into the slots. */
   scatter(slots, states) {
-    for (const [name, pool] of this.pools) {
-      const size = this.sizes.get(name);
-      const batch = states.get(name);
-      slots.forEach((slot, i) => pool.set(batch.subarray(i * size, (i + 1) * size), slot * size));
-    }
+    scatter(this.pools, this.sizes, slots, (name) => states.get(name));
+  }
+
+  /** The encoder states of `slots`, `{name: Float32Array [slots.length × size]}`. */
+  gatherEncoder(slots) {
+    return Object.fromEntries(gather(this.encoderPools, this.encoderSizes, slots));
+  }
+
+  /** Write encoder `states` (`{name: [slots.length × size]}`) back into the slots. */
+  scatterEncoder(slots, states) {
+    scatter(this.encoderPools, this.encoderSizes, slots, (name) => states[name]);
   }
 
   /** Count one step's outputs `spikes [slots.length × C]`. */
@@ -123,9 +127,11 @@ export class StreamTable {
   }
 
   zero(slots) {
-    for (const [name, pool] of this.pools) {
-      const size = this.sizes.get(name);
-      for (const slot of slots) pool.fill(0, slot * size, (slot + 1) * size);
+    for (const [pools, sizes] of [[this.pools, this.sizes], [this.encoderPools, this.encoderSizes]]) {
+      for (const [name, pool] of pools) {
+        const size = sizes.get(name);
+        for (const slot of slots) pool.fill(0, slot * size, (slot + 1) * size);
+      }
     }
     const c = this.classes;
     for (const slot of slots) {
@@ -145,16 +151,12 @@ export class StreamTable {
   }
 
   snapshot(slot) {
-    const states = {};
-    for (const [name, pool] of this.pools) {
-      const size = this.sizes.get(name);
-      states[name] = pool.slice(slot * size, (slot + 1) * size);
-    }
     const c = this.classes;
     return Object.freeze({
-      states: Object.freeze(states), steps: this.steps[slot],
+      states: Object.freeze(Object.fromEntries(gather(this.pools, this.sizes, [slot]))), steps: this.steps[slot],
       counts: this.counts.slice(slot * c, (slot + 1) * c), last: this.last.slice(slot * c, (slot + 1) * c),
       peak: this.peak.slice(slot * c, (slot + 1) * c),
+      encoder: Object.freeze(Object.fromEntries(gather(this.encoderPools, this.encoderSizes, [slot]))),
     });
   }
 
@@ -173,6 +175,16 @@ export class StreamTable {
       throw new ConfigurationError(`The snapshot does not fit this model: it holds states {${have.join(', ')}}, ` +
                                    `this model has {${want.join(', ')}}.`);
     }
+    const encoder = snap.encoder ?? {}; // snapshots of models without encoder state may leave it out
+    if (typeof encoder !== 'object' || encoder === null) {
+      throw new ConfigurationError(`The snapshot's encoder state must be an object, got ${describe(encoder)}.`);
+    }
+    const haveEncoder = Object.entries(encoder).map(([name, v]) => `${name}: ${v?.length}`).sort();
+    const wantEncoder = [...this.encoderSizes].map(([name, size]) => `${name}: ${size}`).sort();
+    if (haveEncoder.join() !== wantEncoder.join()) {
+      throw new ConfigurationError(`The snapshot does not fit this model's encoder: it holds encoder state ` +
+                                   `{${haveEncoder.join(', ')}}, this model's encoder has {${wantEncoder.join(', ')}}.`);
+    }
     for (const what of ['counts', 'last', 'peak']) {
       if (snap[what]?.length !== this.classes) {
         throw new ConfigurationError(`The snapshot's ${what} hold ${snap[what]?.length} values; this model has ` +
@@ -180,7 +192,8 @@ export class StreamTable {
       }
     }
     const arrays = { ...Object.fromEntries(Object.entries(snap.states).map(([n, v]) => [`state ${n}`, v])),
-      counts: snap.counts, last: snap.last };
+      counts: snap.counts, last: snap.last,
+      ...Object.fromEntries(Object.entries(encoder).map(([n, v]) => [`encoder state ${n}`, v])) };
     for (const [what, values] of Object.entries(arrays)) {
       for (let i = 0; i < values.length; i += 1) {
         if (typeof values[i] !== 'number' || !Number.isFinite(values[i])) {
@@ -202,6 +215,7 @@ export class StreamTable {
 
   restore(slot, snap) {
     for (const [name, pool] of this.pools) pool.set(snap.states[name], slot * this.sizes.get(name));
+    for (const [name, pool] of this.encoderPools) pool.set(snap.encoder[name], slot * this.encoderSizes.get(name));
     const c = this.classes;
     this.steps[slot] = snap.steps;
     this.counts.set(snap.counts, slot * c);
@@ -218,11 +232,31 @@ export class StreamTable {
       return grown;
     };
     for (const [name, pool] of this.pools) this.pools.set(name, extend(pool, this.sizes.get(name)));
+    for (const [name, pool] of this.encoderPools) this.encoderPools.set(name, extend(pool, this.encoderSizes.get(name)));
     this.counts = extend(this.counts, this.classes);
     this.last = extend(this.last, this.classes);
     this.peak = extend(this.peak, this.classes);
     this.steps = extend(this.steps, 1);
     this.free = [...Array.from({ length: capacity - old }, (_, i) => capacity - 1 - i), ...this.free];
+  }
+}
+
+/** `[name, Float32Array [slots.length × size]]` for each pool: the rows of `slots`, copied. */
+function gather(pools, sizes, slots) {
+  return [...pools].map(([name, pool]) => {
+    const size = sizes.get(name);
+    const batch = new Float32Array(slots.length * size);
+    slots.forEach((slot, i) => batch.set(pool.subarray(slot * size, (slot + 1) * size), i * size));
+    return [name, batch];
+  });
+}
+
+/** Write `batch(name)` (`[slots.length × size]`) into each pool's rows `slots`. */
+function scatter(pools, sizes, slots, batch) {
+  for (const [name, pool] of pools) {
+    const size = sizes.get(name);
+    const values = batch(name);
+    slots.forEach((slot, i) => pool.set(values.subarray(i * size, (i + 1) * size), slot * size));
   }
 }
 

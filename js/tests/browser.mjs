@@ -1,7 +1,8 @@
 // The demo page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
 // a test image and a drawn digit streamed in the tab give the predictions and counts the Node
-// runtime gives for the same values and seed; the page's screenshot shows the raster; and the
-// digits and conv parity fixtures streamed by onnxruntime-web in Chromium match Python spike for spike.
+// runtime gives for the same values and seed; the page's screenshot shows the raster; the digits and
+// conv parity fixtures streamed by onnxruntime-web in Chromium match Python spike for spike; and raw
+// sequences fed in Chromium (feed) give Python's encoded input, outputs and anytime readouts.
 // Run: npm run test:browser (CHROMIUM=/path/to/chromium to use another build).
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -124,6 +125,38 @@ test('the digits and conv parity fixtures streamed by onnxruntime-web in Chromiu
   assert.deepEqual(results.map((r) => r.model), ['models/digits-snu/step.onnx', 'models/digits-snu/step.int8.onnx',
     'js/tests/fixtures/models/conv.onnx', 'js/tests/fixtures/models/conv.int8.onnx']);
   for (const r of results) assert.deepEqual([r.mismatches, r.wrongPredictions], [0, 0], JSON.stringify(r));
+});
+
+test('raw sequences fed by onnxruntime-web in Chromium: Python\'s encoded input, outputs, predictions and decided', async () => {
+  const results = await page.evaluate(async () => {
+    const { StreamingSession: Session } = await import('/js/src/browser.js');
+    const { stepEncoder } = await import('/js/src/encoding.js');
+    const { encodedDigest, feedFixture } = await import('/js/tests/parity.mjs');
+    const get = async (path) => new Uint8Array(await (await fetch(path)).arrayBuffer());
+    const { feed, sequences } = await (await fetch('/js/tests/fixtures/parity.json')).json();
+    const out = [];
+    for (const entry of feed) {
+      const data = sequences[entry.sequences];
+      const fixture = { ...entry, lengths: data.lengths, rawBytes: await get(`/js/tests/fixtures/${data.raw}`),
+        outputsBytes: await get(`/js/tests/fixtures/${entry.outputs}`), anytimeBytes: await get(`/js/tests/fixtures/${entry.anytime}`) };
+      for (const model of entry.models) {
+        const session = await Session.create(`/${model}`);
+        const digest = await encodedDigest(stepEncoder(session.info.encoding), fixture);
+        const result = await feedFixture(session, fixture, 32);
+        await session.release();
+        out.push({ model, sameEncoding: digest === entry.encoded_sha256, mismatches: result.mismatches, spikes: result.spikes,
+          wrongAnytime: result.wrongAnytime, wrongDecided: result.wrongDecided,
+          wrongPredictions: result.predictions.filter((p, i) => p !== entry.predictions[i]).length });
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(results.map((r) => r.model), ['models/japanese-vowels-snu/step.onnx', 'models/japanese-vowels-snu/customop_step.onnx',
+    'models/japanese-vowels-snu/customop.onnx', 'js/tests/fixtures/models/delta-vowels.onnx', 'js/tests/fixtures/models/delta-vowels-membrane.onnx']);
+  for (const r of results) {
+    assert.deepEqual([r.sameEncoding, r.mismatches, r.wrongAnytime, r.wrongDecided, r.wrongPredictions], [true, 0, 0, 0, 0], JSON.stringify(r));
+  }
+  assert.ok(results[3].spikes > 0, 'the delta network spikes');
 });
 
 test('the page logged no errors', () => {

@@ -18,12 +18,12 @@ function schema3(changes = {}) {
       { kind: 'sum_pool2d', pool_size: [2, 2], output_shape: [14, 14, 4] },
       { kind: 'flatten', output_shape: [784] },
       { kind: 'a_kind_from_the_future', output_shape: [784] },
-      layer3(10),
+      { kind: 'leaky_integrator', units: 10, decay: 0.9, output_shape: [10] },
     ],
     states: [
       { layer: 0, kind: 'y', input: 'l0_y', output: 'l0_y_next', shape: [null, 28, 28, 4], dtype: 'float32' },
       { layer: 0, kind: 's', input: 'l0_s', output: 'l0_s_next', shape: [null, 28, 28, 4], dtype: 'float32' },
-      { layer: 4, kind: 'y', input: 'l4_y', output: 'l4_y_next', shape: [null, 10], dtype: 'float32' },
+      { layer: 4, kind: 'v', input: 'l4_v', output: 'l4_v_next', shape: [null, 10], dtype: 'float32' },
     ],
     outputs: { spikes: 'spikes' },
     readout: { kind: 'membrane', reduce: 'max' },
@@ -44,12 +44,36 @@ test('schema 3: N-D input and states, unknown layer kinds, readout objects', () 
   assert.deepEqual(info.input.shape, [28, 28, 1]);
   assert.equal(info.classes, 10);
   assert.deepEqual(info.states.map((s) => [s.shape, s.size]), [[[28, 28, 4], 3136], [[28, 28, 4], 3136], [[10], 10]]);
-  assert.deepEqual(info.layers.map((l) => l.kind), ['snu_conv2d', 'sum_pool2d', 'flatten', 'a_kind_from_the_future', 'snu']);
+  assert.deepEqual(info.layers.map((l) => l.kind), ['snu_conv2d', 'sum_pool2d', 'flatten', 'a_kind_from_the_future', 'leaky_integrator']);
   assert.deepEqual(info.readout, { kind: 'membrane', reduce: 'max' });
   assert.deepEqual(info.encoding, { kind: 'rate', timesteps: 20, maxSpikes: 6, seed: 3 });
   assert.deepEqual(parse(JSON.stringify(schema3({ readout: { kind: 'membrane' } }))).readout, { kind: 'membrane', reduce: 'last' });
-  assert.deepEqual(parse(JSON.stringify(schema3({ readout: { kind: 'spike_count' } }))).readout, { kind: 'spike_count', reduce: 'count' });
-  assert.equal(parse(JSON.stringify(schema3({ encoding: { kind: 'delta', threshold: 0.1 } }))).encoding.kind, 'delta');
+  const spiking = { layers: [...schema3().layers.slice(0, 4), layer3(10)], readout: { kind: 'spike_count' } };
+  assert.deepEqual(parse(JSON.stringify(schema3(spiking))).readout, { kind: 'spike_count', reduce: 'count' });
+});
+
+test('encodings: every kind with its fields (Python\'s defaults), a kind from the future kept as stored', () => {
+  const encoding = (value) => parse(JSON.stringify(schema3({ encoding: value }))).encoding;
+  assert.deepEqual(encoding({ kind: 'rate' }), { kind: 'rate', timesteps: 20, maxSpikes: 6, seed: 0 });
+  assert.deepEqual(encoding({ kind: 'latency', timesteps: 4 }), { kind: 'latency', timesteps: 4 });
+  assert.deepEqual(encoding({ kind: 'spikes', timesteps: 9 }), { kind: 'spikes', timesteps: 9 });
+  assert.deepEqual(encoding({ kind: 'direct', timesteps: 26, mean: [0.5, -1], scale: [2, 0.25] }),
+    { kind: 'direct', timesteps: 26, mean: [0.5, -1], scale: [2, 0.25] });
+  assert.deepEqual(encoding({ kind: 'delta', mean: [0], scale: [1], threshold: [0.1] }),
+    { kind: 'delta', timesteps: 20, mean: [0], scale: [1], threshold: [0.1] });
+  assert.deepEqual(encoding({ kind: 'direct' }), { kind: 'direct', timesteps: 20, mean: [], scale: [] }); // not fitted
+  assert.deepEqual(encoding({ kind: 'a_kind_from_the_future', mood: 'bright' }), { kind: 'a_kind_from_the_future', mood: 'bright' });
+  assert.equal(encoding(null), null);
+  const delta = { kind: 'delta', mean: [0, 1], scale: [1, 2], threshold: [0.5, 0.5] };
+  fails(schema3({ encoding: { ...delta, factor: 0.5 } }), /unknown delta encoding field\(s\): factor/);
+  fails(schema3({ encoding: { kind: 'latency', max_spikes: 3 } }), /unknown latency encoding field\(s\): max_spikes/);
+  fails(schema3({ encoding: { ...delta, scale: [1] } }), /`encoding.mean` and `encoding.scale` differ in length \(2 and 1\)/);
+  fails(schema3({ encoding: { ...delta, scale: [1, 0] } }), /`encoding.scale` values must be positive/);
+  fails(schema3({ encoding: { ...delta, threshold: [0.5] } }), /a delta encoding needs one positive threshold per channel \(2\), got \[0.5\]/);
+  fails(schema3({ encoding: { ...delta, threshold: [0.5, -1] } }), /one positive threshold per channel/);
+  fails(schema3({ encoding: { ...delta, mean: [0, '1'] } }), /`encoding.mean` must list finite numbers/);
+  fails(schema3({ encoding: { ...delta, mean: 0 } }), /`encoding.mean` must be a list/);
+  fails(schema3({ encoding: { kind: 'spikes', timesteps: 0 } }), /`encoding.timesteps` must be an integer from 1/);
 });
 
 test('schema 2 maps to schema 3', () => {
@@ -85,7 +109,10 @@ test('each problem is named', () => {
   fails(schema3({ states: [{ layer: 4, kind: 'y', input: 'l4_y', output: 'l4_y_out', shape: [null, 10] }] }),
     /state 'y' of layer 4 is wired l4_y -> l4_y_out; the naming contract says l4_y -> l4_y_next/);
   fails(schema3({ states: [{ layer: 4, kind: 'y', input: 'l4_y', output: 'l4_y_next' }] }), /every state needs its `shape`/);
-  fails(schema3({ states: [...schema3().states, schema3().states[2]] }), /input names repeat: \["l4_y"\].*output names repeat/);
+  fails(schema3({ states: [...schema3().states, schema3().states[2]] }), /input names repeat: \["l4_v"\].*output names repeat/);
+  fails(schema3({ layers: [...schema3().layers.slice(0, 4), layer3(10)] }),
+    /the membrane readout needs a leaky_integrator output layer; the last layer is snu/);
+  fails(schema3({ readout: { kind: 'mean_rate' } }), /the mean_rate readout cannot read a leaky_integrator output layer/);
   fails(schema3({ readout: { kind: 'vote' } }), /`readout.kind` must be one of mean_rate, spike_count, membrane, got "vote"/);
   fails(schema3({ readout: { kind: 'membrane', reduce: 'mean' } }), /`readout.reduce` must be one of last, max/);
   fails(schema3({ encoding: { kind: 'rate', timesteps: 20, max_spikes: 21 } }), /`encoding.max_spikes` must be a number from 0 to 20/);

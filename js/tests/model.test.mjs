@@ -13,20 +13,24 @@ const rejects = (promise, type, pattern) => assert.rejects(promise, (e) => {
   return true;
 });
 
-test('shipped schema-2 models load from a path, a file URL and bytes', async () => {
+test('shipped models load from a path, a file URL and bytes; schema-3 files carry their digest', async () => {
   for (const model of ['digits-snu/step.onnx', 'digits-snu/step.int8.onnx', 'fashion-mnist-snu/step.onnx']) {
     const url = shipped(model);
     for (const source of [url.pathname, url, await bytes(url)]) {
       const s = await StreamingSession.create(source);
-      assert.equal(s.info.schemaVersion, 2);
+      assert.ok([2, 3].includes(s.info.schemaVersion), `${model}: schema ${s.info.schemaVersion}`);
+      assert.equal(s.digest === null, s.info.schemaVersion < 3, model); // from schema 3 on, files are sealed
       assert.deepEqual(s.inputShape, [s.features]);
       assert.equal(s.classes, 10);
       assert.equal(s.info.states.length, 6);
       assert.equal(s.info.input.binary, model.includes('int8'));
-      assert.equal(s.digest, null);
       await s.release();
     }
   }
+  const vowels = await StreamingSession.create(shipped('japanese-vowels-snu/step.onnx'));
+  assert.deepEqual([vowels.info.encoding.kind, vowels.info.readout], ['direct', { kind: 'membrane', reduce: 'last' }]);
+  assert.deepEqual(vowels.info.layers.map((l) => l.kind), ['snu', 'leaky_integrator']);
+  assert.deepEqual(vowels.info.states.map((st) => st.input), ['l0_y', 'l0_s', 'l1_v']);
 });
 
 test('a schema-3 file written by the exporters\' code: shapes, states, readout, digest', async () => {
@@ -43,11 +47,18 @@ test('a schema-3 file written by the exporters\' code: shapes, states, readout, 
   assert.ok(Object.isFrozen(s.info) && Object.isFrozen(s.info.layers[0]));
 });
 
-test('schema 2 files (shipped) read as schema 3; their int8 graphs claim integer arithmetic', async () => {
-  const s = await StreamingSession.create(shipped('digits-snu/step.int8.onnx'));
-  assert.deepEqual(s.info.layers.map((l) => [l.kind, l.outputShape]), [['snu', [250]], ['snu', [250]], ['snu', [10]]]);
+test('schema 2 files read as schema 3; their int8 graphs claim integer arithmetic', async () => {
+  const s = await session('schema2.int8.onnx');
+  assert.equal(s.info.schemaVersion, 2);
+  assert.equal(s.digest, null);
+  assert.deepEqual(s.info.layers.map((l) => [l.kind, l.outputShape]), [['snu', [5]], ['snu', [3]]]);
   assert.deepEqual(s.info.readout, { kind: 'mean_rate', reduce: 'count' });
   assert.equal(s.info.quantization.int8, true);
+});
+
+test('a membrane readout needs a leaky-integrator output layer, as in Python', async () => {
+  await rejects(session('membrane-on-spikes.onnx'), ModelFileError,
+    /invalid snudeploy metadata: the membrane readout needs a leaky_integrator output layer; the last layer is snu/);
 });
 
 test('a file changed after it was sealed is a CorruptModelError, unless the check is skipped', async () => {

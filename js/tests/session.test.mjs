@@ -261,7 +261,7 @@ test('a released session refuses further calls', async () => {
   await rejects(s.open(1), ConfigurationError, /was released/);
 });
 
-test('membrane readouts predict from the last output or its running maximum, and are never decided early', async () => {
+test('membrane readouts predict from the last output or its running maximum, decided only when no step remains', async () => {
   const next = random(10);
   const xs = Array.from({ length: 6 }, () => spikes(next, 3, FEATURES, 0.5));
   for (const reduce of ['last', 'max']) {
@@ -277,7 +277,9 @@ test('membrane readouts predict from the last output or its running maximum, and
     const values = reduce === 'last' ? last : peak;
     const rows = ids.map((_, i) => Array.from(values.subarray(i * CLASSES, (i + 1) * CLASSES)));
     assert.deepEqual(await s.predict(ids), rows.map((r) => r.indexOf(Math.max(...r))), reduce);
-    assert.deepEqual(await s.decided(0, ids), [false, false, false]);
+    assert.deepEqual(await s.rates(ids), values);
+    assert.deepEqual(await s.decided(1, ids), [false, false, false]);
+    assert.deepEqual(await s.decided(0, ids), [true, true, true]);
     const snap = await s.snapshot(ids[0]);
     assert.deepEqual(snap.peak, peak.subarray(0, CLASSES));
     await s.reset(ids[0]);
