@@ -178,6 +178,7 @@ class Latency(Encoder):
         return {"t": (1,)}
 
     def step(self, x, state):
+        _unit_interval(x, "Latency")  # as encode() does: values outside [0, 1] are an error, not silence
         t = state["t"]
         return (self.first_step(x) == t).astype(np.float32), {"t": t + 1}
 

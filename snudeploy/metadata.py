@@ -402,6 +402,11 @@ def _checked(info: ModelInfo, source: str) -> ModelInfo:
             problems.append(f"state {s.kind!r} of layer {s.layer} is wired {s.input} -> {s.output}; the naming "
                             f"contract says {name_in} -> {name_out}")
     problems += _chain_problems(info)
+    encoder = info.encoding
+    if encoder is not None and encoder.raw_features is not None \
+            and encoder.channels(encoder.raw_features) != info.input.features:
+        problems.append(f"the {encoder.kind} encoding makes {encoder.channels(encoder.raw_features)} input values "
+                        f"per step of {encoder.raw_features} channels; `input.features` is {info.input.features}")
     integrator = info.layers[-1].kind == "leaky_integrator"
     if integrator != (info.readout.kind == "membrane"):
         problems.append(f"the {info.readout.kind} readout {'needs' if not integrator else 'cannot read'} a "

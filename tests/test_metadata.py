@@ -140,3 +140,17 @@ def test_specs_keep_encoder_readout_and_loss_together():
         ModelSpec.dense(2, 3, hidden=(4,), readout=Readout("spike_count"))
     with pytest.raises(ConfigurationError, match="leaky_integrator layer with one unit per class"):
         spec.replace(layers=spec.layers[:-1] + (spec.layers[0].replace(units=3),))
+
+
+def test_an_encoding_whose_channels_are_not_the_input_is_refused():
+    from snudeploy.encoding import Delta
+
+    delta = Delta(timesteps=5, mean=(0.0,) * 3, scale=(1.0,) * 3, threshold=(0.5,) * 3)  # 3 channels -> 6 inputs
+    info = metadata.build("step", "step", snu_layers([6, 4]).metadata_layers(), (6,), 17, encoding=delta)
+    raw = json.loads(info.to_json())
+    raw["encoding"]["mean"] = raw["encoding"]["mean"][:2]
+    raw["encoding"]["scale"] = raw["encoding"]["scale"][:2]
+    raw["encoding"]["threshold"] = raw["encoding"]["threshold"][:2]
+    with pytest.raises(ModelFileError, match=r"the delta encoding makes 4 input values per step of 2 channels; "
+                                             r"`input.features` is 6"):
+        metadata.parse(json.dumps(raw))

@@ -115,6 +115,9 @@ class Latency {
   }
 
   step(raw, state, rows) {
+    if (!raw.every((v) => v >= 0 && v <= 1)) {
+      throw new InputValueError('Latency encoding needs finite values in [0, 1]; scale the data first.');
+    }
     const features = raw.length / rows;
     const last = this.timesteps - 1;
     const seen = state.t;

@@ -146,7 +146,7 @@ test('feed refuses models whose encoding it does not run, and values the spikes 
 test('latency: each stream counts its own steps and fires once, at min(floor((1 - x) T), T - 1)', async () => {
   const s = await session('latency.onnx'); // T = 4
   const stepped = await session('latency.onnx');
-  const images = [[1, 0.8, 0.5, 0.2, 0, 1e-9], [0.3, 0.3, 0.3, 0.3, 0.3, 0.3], [0.9, 0.6, 0.4, 0.1, 1, -1]];
+  const images = [[1, 0.8, 0.5, 0.2, 0, 1e-9], [0.3, 0.3, 0.3, 0.3, 0.3, 0.3], [0.9, 0.6, 0.4, 0.1, 1, 0]];
   const first = (x) => (x > 0 ? Math.min(Math.floor((1 - x) * 4), 3) : Infinity);
   const [a, b] = await s.open(2);
   const [sa, sb] = await stepped.open(2);
@@ -163,6 +163,8 @@ test('latency: each stream counts its own steps and fires once, at min(floor((1 
   assert.deepEqual(Array.from((await s.snapshot(c)).encoder.t), [3]);
   await s.reset(a);
   assert.deepEqual(Array.from((await s.snapshot(a)).encoder.t), [0]);
+  await rejects(s.feed([1, 0.5, 0.2, 0, 1.5, 0.1], a), InputValueError, /Latency encoding needs finite values in \[0, 1\]/);
+  assert.deepEqual(Array.from((await s.snapshot(a)).encoder.t), [0]); // refused: nothing changed
 });
 
 test('a membrane readout on fed streams: the running maximum predicts; decided only when no step remains', async () => {

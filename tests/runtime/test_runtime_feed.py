@@ -121,6 +121,9 @@ def test_latency_encoder_counts_its_own_steps():
     for t in range(4):
         np.testing.assert_array_equal(s.feed(images, ids), stepped.step(encoded[:, t], other))
     assert s.snapshot(ids[0]).encoder["t"][0] == 4
+    with pytest.raises(InputValueError, match=r"Latency encoding needs finite values in \[0, 1\]"):
+        s.feed(images + 0.5, ids)  # as encode() refuses them, and nothing changes
+    assert s.snapshot(ids[0]).encoder["t"][0] == 4
 
 
 def integrator_reference(network, x):
