@@ -43,6 +43,7 @@ import numpy as np
 
 from . import arguments
 from .errors import ConfigurationError, InputShapeError, InputValueError
+from .kinds.base import tagged_dict
 
 _CHUNK_ELEMENTS = 1 << 22  # ~4M random draws per chunk (16 MB of float32 scratch)
 SPLITS = ("train", "test")
@@ -103,11 +104,7 @@ class Encoder:
         return out
 
     def to_dict(self) -> dict:
-        data = {"kind": self.kind}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            data[f.name] = list(value) if isinstance(value, tuple) else value
-        return data
+        return tagged_dict(self)
 
     @classmethod
     def from_dict(cls, data) -> "Encoder":

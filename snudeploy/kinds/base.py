@@ -64,11 +64,7 @@ class LayerSpec:
         return 0
 
     def to_dict(self) -> dict:
-        data = {"kind": self.kind}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            data[f.name] = list(value) if isinstance(value, tuple) else value
-        return data
+        return tagged_dict(self)
 
     def replace(self, **changes) -> "LayerSpec":
         return dataclasses.replace(self, **changes)
@@ -98,6 +94,15 @@ class LayerSpec:
     def onnx_apply(self, nodes, x: str, input_shape: Shape, sequence: bool) -> str:
         """A stateless layer on ``x`` ``[B, *input_shape]`` (``sequence``: ``[B, T, *input_shape]``)."""
         raise NotImplementedError
+
+
+def tagged_dict(record) -> dict:
+    """The JSON form of a registry entry (a layer kind, an encoder): ``{"kind": ..., field: value, ...}``."""
+    data = {"kind": record.kind}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        data[f.name] = list(value) if isinstance(value, tuple) else value
+    return data
 
 
 # -- field checks shared by the kinds ---------------------------------------------------
