@@ -28,6 +28,7 @@ CELLS = kinds.CELLS  # cell -> its output activation h
 LEGACY_FIELDS = ("input_features", "hidden", "cell", "decay", "g", "recurrent", "lateral_inhibition")
 OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("mse", "crossentropy")
+SCHEDULES = ("constant", "cosine")  # the learning rate over training: fixed, or cosine decay to 0 by the last step
 MAX_SPEC_BYTES = 1 << 20
 
 
@@ -41,6 +42,7 @@ class Recipe:
     loss: str = "mse"
     seed: int = 0
     limit: int | None = None
+    schedule: str = "constant"
 
     def __post_init__(self):
         arguments.integer(self.epochs, "epochs", 1, 100_000)
@@ -50,6 +52,16 @@ class Recipe:
         arguments.choice(self.loss, "loss", LOSSES)
         arguments.integer(self.seed, "seed", 0)
         arguments.optional_integer(self.limit, "limit", 1, arguments.LIMITS["samples"])
+        arguments.choice(self.schedule, "schedule", SCHEDULES)
+
+    def learning_rate(self, steps_per_epoch: int):
+        """The optimizer's learning rate: ``lr``, or a Keras cosine decay from ``lr`` to 0 over all
+        ``epochs x steps_per_epoch`` steps."""
+        if self.schedule == "constant":
+            return self.lr
+        import tensorflow as tf
+
+        return tf.keras.optimizers.schedules.CosineDecay(self.lr, decay_steps=self.epochs * steps_per_epoch)
 
 
 @dataclass(frozen=True)

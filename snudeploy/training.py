@@ -121,14 +121,15 @@ def fit_settings(spec: ModelSpec, distributed: bool = False) -> dict:
     return {"jit_compile": spec.model == "snu" and not distributed, "steps_per_execution": 20}
 
 
-def compile_model(model, recipe: Recipe, settings: dict | None = None):
-    """Compile ``model`` with the recipe's optimizer and loss, and ``settings`` (e.g. :func:`fit_settings`)."""
+def compile_model(model, recipe: Recipe, settings: dict | None = None, steps_per_epoch: int = 1):
+    """Compile ``model`` with the recipe's optimizer, learning rate schedule (over ``steps_per_epoch``
+    batches an epoch) and loss, and ``settings`` (e.g. :func:`fit_settings`)."""
     import tensorflow as tf
 
     keras = tf.keras
     optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
     losses = {"mse": "mse", "crossentropy": keras.losses.CategoricalCrossentropy(from_logits=True)}
-    model.compile(optimizer=optimizers[recipe.optimizer](learning_rate=recipe.lr), loss=losses[recipe.loss],
+    model.compile(optimizer=optimizers[recipe.optimizer](learning_rate=recipe.learning_rate(steps_per_epoch)), loss=losses[recipe.loss],
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], **(settings or {}))
     return model
 
@@ -169,15 +170,14 @@ class Training:
         self.train_spikes = shaped(spec, spec.encoding.encode(x_train, "train", lengths_train))
         self.test_spikes, self.y_test = shaped(spec, spec.encoding.encode(x_test, "test", lengths_test)), y_test
         self.settings = fit_settings(spec, distributed=strategy is not None)
-        with strategy.scope() if strategy else contextlib.nullcontext():
-            self.model = compile_model(build_model(spec, masked=self.masked), recipe, self.settings)
         feed = (self.train_spikes, y_train, spec.classes, recipe.batch_size, True, recipe.seed)
         extra = {"lengths": lengths_train} if lengths_train is not None else {}
         if strategy is None:
             self.steps, self.dataset = None, batches(*feed, **extra)  # steps per epoch: the dataset's length
+            steps_per_epoch = -(-len(self.train_spikes) // recipe.batch_size)
         else:
             replicas = strategy.num_replicas_in_sync
-            self.steps = len(self.train_spikes) // (recipe.batch_size * replicas)
+            self.steps = steps_per_epoch = len(self.train_spikes) // (recipe.batch_size * replicas)
             if not self.steps:
                 raise ConfigurationError(f"The global batch ({recipe.batch_size} per replica x {replicas} replicas) "
                                          f"is larger than the {len(self.train_spikes)} training samples.")
@@ -185,6 +185,8 @@ class Training:
             self.dataset = strategy.distribute_datasets_from_function(lambda context: batches(*feed, shard=(
                 replicas, context.input_pipeline_id * (replicas // context.num_input_pipelines),
                 replicas // context.num_input_pipelines)).repeat())
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            self.model = compile_model(build_model(spec, masked=self.masked), recipe, self.settings, steps_per_epoch)
         self.epoch_seconds: list[float] = []
         self.history: dict[str, list[float]] = {}
         self.train_seconds = 0.0

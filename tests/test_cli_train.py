@@ -76,3 +76,29 @@ def test_fashion_mnist_subset_from_debian_files(tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "f" / "metrics.json").read_text())
     assert metrics["test_samples"] == 10000 and metrics["test_accuracy"] > 0.5
+
+
+@pytest.mark.train
+@pytest.mark.parametrize("schedule, last_rate", [("constant", 3e-3), ("cosine", 0.0)])
+def test_lr_schedule_reaches_its_last_rate_on_the_last_step(schedule, last_rate):
+    """--lr-schedule cosine decays the rate to 0 over epochs x batches an epoch (60 samples / 15 = 4 batches)."""
+    import dataclasses
+
+    from snudeploy import datasets
+    from snudeploy.spec import ModelSpec
+    from snudeploy.training import Training, dataset_defaults
+
+    encoding, recipe = dataset_defaults("digits")
+    recipe = dataclasses.replace(recipe, epochs=2, limit=60, schedule=schedule)
+    spec = ModelSpec.dense(64, 10, hidden=(16,), dataset="digits", encoding=encoding, recipe=recipe)
+    training = Training(spec, datasets.load("digits"))
+    training.fit(1)
+    assert 0 < float(training.model.optimizer.learning_rate) <= 3e-3 * (1 + 1e-6)  # float32
+    training.fit(1)
+    assert int(training.model.optimizer.iterations) == 8
+    assert float(training.model.optimizer.learning_rate) == pytest.approx(last_rate, rel=1e-6, abs=1e-9)
+
+
+def test_unknown_lr_schedule_is_refused(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--lr-schedule", "step", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "Invalid value for '--lr-schedule'" in result.stderr

@@ -12,7 +12,7 @@ from ..activation_table import STATE_NAMES
 from ..distributed import MAX_WORKERS, STRATEGIES
 from ..encoding import ENCODERS
 from ..readouts import READOUTS, REDUCTIONS
-from ..spec import CELLS, MODELS, OPTIMIZERS
+from ..spec import CELLS, MODELS, OPTIMIZERS, SCHEDULES
 from .options import check_outputs, count, data_option, dataset_option, int_list
 
 
@@ -58,6 +58,8 @@ from .options import check_outputs, count, data_option, dataset_option, int_list
               help="Batch size per replica [dataset default]; distributed, the global batch is N x replicas.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer [dataset default].")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), metavar="LR", help="Learning rate [dataset default].")
+@click.option("--lr-schedule", "schedule", type=click.Choice(SCHEDULES),
+              help="constant, or cosine: decay the rate from --lr to 0 over the whole run [constant].")
 @click.option("--limit", type=count("samples"), metavar="N", help="Train on the first N training samples only.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed for weights, shuffling and encoding.")
@@ -73,7 +75,7 @@ from .options import check_outputs, count, data_option, dataset_option, int_list
 @click.option("--quiet", is_flag=True, help="No per-epoch progress.")
 def train(dataset, data, out, model, hidden, network_file, cell, decay, g, recurrent, lateral_inhibition,
           encoding_kind, delta_factor, readout_kind, reduce, timesteps, max_spikes, epochs, batch_size, optimizer, lr,
-          limit, seed, distribute, workers, backup_dir, quiet):
+          schedule, limit, seed, distribute, workers, backup_dir, quiet):
     """Train a network and write a checkpoint with its metrics.
 
     Defaults are the neuroaikit seed recipe (SNU 250-250-C, T=20, 6 spikes, decay 0.9,
@@ -121,7 +123,7 @@ def train(dataset, data, out, model, hidden, network_file, cell, decay, g, recur
     readout = Readout(readout_kind, reduce if readout_kind == "membrane" else None) if readout_kind \
         else default_readout(loaded.sequences)
     recipe = dataclasses.replace(recipe, seed=seed, loss=readout.loss, **_given(
-        epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, limit=limit))
+        epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, schedule=schedule, limit=limit))
     x_train, y_train, x_test, y_test = loaded.arrays
     if loaded.sequences:
         encoding = encoding.fit(x_train, loaded.lengths_train, factor=delta_factor)
@@ -137,7 +139,8 @@ def train(dataset, data, out, model, hidden, network_file, cell, decay, g, recur
                                lateral_inhibition=lateral_inhibition, **fields)
     click.echo(f"Training {model.upper()} {spec.describe()} on {dataset or data} "
                f"({min(len(x_train), limit or len(x_train))} train / {len(x_test)} test), {encoding.kind} encoding, "
-               f"{readout.label} readout, {recipe.epochs} epochs, {recipe.optimizer} lr={recipe.lr}, batch "
+               f"{readout.label} readout, {recipe.epochs} epochs, {recipe.optimizer} lr={recipe.lr}"
+               f"{' (cosine decay)' if recipe.schedule == 'cosine' else ''}, batch "
                f"{recipe.batch_size}{' per replica' if distributing else ''}.", err=True)
     verbose = 0 if quiet else keras_verbosity()
     if not distributing:

@@ -125,7 +125,8 @@ def _run(args) -> None:
             layer, quantize_config=config_class()) if layer.name.startswith("snu_") else layer)
         annotated.set_weights(model.get_weights())
         qat_model = quant.quantize_apply(annotated)
-    recipe = dataclasses.replace(spec.recipe, epochs=args.epochs, lr=args.lr or spec.recipe.lr * 0.1)
+    recipe = dataclasses.replace(spec.recipe, epochs=args.epochs, lr=args.lr or spec.recipe.lr * 0.1,
+                                 schedule="constant")
     compile_model(qat_model, recipe)
     tf.keras.utils.set_random_seed(recipe.seed)
     qat_model.fit(batches(train_spikes, y_train, spec.classes, recipe.batch_size, True, recipe.seed),
