@@ -122,11 +122,12 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
         source = load_source(checkpoint, timesteps, dataset, samples)
     network, steps, spikes, labels = source.network, source.timesteps, source.spikes, source.labels
 
-    from .validation import validate
+    from .validation import BLOCK, validate
 
     ctx = BuildContext(network=network, opset=opset, timesteps=steps, readout=source.readout)
-    ref = source.reference()
     producer = producer_versions()
+    whole = source.reference() if len(spikes) <= BLOCK else None  # one block: one TensorFlow run for every format
+    reference_of = source.reference if whole is None else lambda block: whole
 
     pending, reports_by_file, failed = [], {}, []
     for name in chosen:
@@ -143,7 +144,7 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
                                   source=source.origin)
             _set_metadata(model, info)
             checks.check_loads(model, graph)
-        reports = validate(models, ref, spikes, fmt.gates, labels, raise_on_failure=False)
+        reports = validate(models, reference_of, spikes, fmt.gates, labels, raise_on_failure=False)
         for graph, model in models.items():
             report = {"format": name, "dataset": source.dataset, "split": "test", **reports[graph]}
             reports_by_file[f"{name}/{graph}"] = report
@@ -198,12 +199,14 @@ class Source:
             return self.encoding
         return self.encoding.with_timesteps(timesteps)
 
-    def reference(self):
-        """TensorFlow's results on the validation spikes (:class:`~.validation.Reference`)."""
+    def reference(self, spikes: np.ndarray | None = None):
+        """TensorFlow's results (:class:`~.validation.Reference`) on ``spikes``, a block of the validation
+        spikes [all of them]."""
         from .validation import reference
 
-        log.info("Running TensorFlow on %d encoded %s test samples for validation...", len(self.spikes), self.dataset)
-        return reference(self.model, self.network, self.spikes, self.readout)
+        spikes = self.spikes if spikes is None else spikes
+        log.info("Running TensorFlow on %d encoded %s test samples for validation...", len(spikes), self.dataset)
+        return reference(self.model, self.network, spikes, self.readout)
 
 
 def load_source(checkpoint, timesteps: int | None, dataset, samples: int) -> Source:

@@ -170,7 +170,7 @@ def test_int8_models_take_spikes_only():
 
 @pytest.mark.train
 @pytest.mark.parametrize("recurrent", [False, True], ids=["basic", "recurrent"])
-def test_ptq_of_a_checkpoint_writes_exact_int8_files(random_digits_checkpoint, recurrent, tmp_path):
+def test_ptq_of_a_checkpoint_writes_exact_int8_files(random_digits_checkpoint, recurrent, tmp_path, monkeypatch):
     from checkpoints import random_checkpoint
     from snudeploy.quantization import quantize
 
@@ -183,6 +183,17 @@ def test_ptq_of_a_checkpoint_writes_exact_int8_files(random_digits_checkpoint, r
         assert int8.cpu_dependent_nodes(onnx.load(str(tmp_path / "out" / f"{name}.int8.onnx"))) == []
     on_disk = json.loads((tmp_path / "out" / "quantization.json").read_text())
     assert on_disk["method"] == "ptq" and set(on_disk["graphs"]) == {"step", "customop"}
+    if recurrent:  # the figures over blocks of samples (24 + 24 + 16) are those of one block of 64
+        from snudeploy import datasets
+        from snudeploy.quantization import report as figures
+        from snudeploy.spec import ModelSpec
+
+        engines = [Engine(str(tmp_path / "out" / f)) for f in ("float/step.onnx", "step.int8.onnx")]
+        spikes = ModelSpec.load(checkpoint).encoding.encode(datasets.load("digits")[2][:64], "test")
+        labels = datasets.load("digits")[3][:64]
+        whole = figures.compare(*engines, spikes, labels)
+        monkeypatch.setattr(figures, "BLOCK", 24)
+        assert figures.compare(*engines, spikes, labels) == whole and whole["test_samples"] == 64
 
 
 @pytest.mark.train

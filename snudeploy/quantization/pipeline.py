@@ -117,10 +117,9 @@ def quantize(checkpoint, method: str, out, data=None, epochs: int = 1, lr: float
                                       f"reference ({exact}); nothing written.", report={name: exact})
 
             log.info("Comparing %s.int8.onnx with its float parent on %d test samples...", name, len(test_spikes))
-            int8_result = rollout(int8_engine, test_spikes)
-            figures = report.compare(rollout(Engine(str(parent_file.path)), test_spikes), int8_result, y_test)
+            figures = report.compare(Engine(str(parent_file.path)), int8_engine, test_spikes, y_test)
             if chosen.fine_tunes:  # the int8 graph should compute exactly what QAT trained
-                grid = report.compare(rollout(Engine(str(source_file.path)), test_spikes), int8_result, y_test)
+                grid = report.compare(Engine(str(source_file.path)), int8_engine, test_spikes, y_test)
                 figures["vs_qat_float"] = {k: grid[k] for k in ("prediction_agreement", "spike_agreement_per_layer",
                                                                 "float_accuracy")}
             info = info.replace(validation={"against": f"float {name} export of {Path(checkpoint).name}",

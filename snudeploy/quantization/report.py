@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime import Rollout, StreamingSession
+from ..runtime import Rollout, StreamingSession, rollout
 
 
-def compare(float_result: Rollout, int8_result: Rollout, labels: np.ndarray) -> dict:
-    """Accuracy of both, drop, prediction and per-layer spike agreement."""
-    float_pred, int8_pred = float_result.predictions, int8_result.predictions
-    per_layer = {f"l{i}": round(float(np.mean(float_result.spikes[i] == int8_result.spikes[i])), 6)
-                 for i in sorted(float_result.spikes)}
+BLOCK = 1024  # samples rolled out at once: every layer's spikes at every step are held for one block only
+
+
+def compare(float_engine, int8_engine, spikes: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy of both, drop, prediction and per-layer spike agreement, over ``spikes`` in blocks of
+    :data:`BLOCK` samples (a conv network's every spike of a whole test split would not fit in memory)."""
+    equal, total, predictions, max_delta = {}, {}, [], 0.0
+    for start in range(0, len(spikes), BLOCK):
+        block = spikes[start:start + BLOCK]
+        float_result, int8_result = rollout(float_engine, block), rollout(int8_engine, block)
+        for i in float_result.spikes:
+            equal[i] = equal.get(i, 0) + int(np.sum(float_result.spikes[i] == int8_result.spikes[i]))
+            total[i] = total.get(i, 0) + float_result.spikes[i].size
+        predictions.append((float_result.predictions, int8_result.predictions))
+        s_states = [k for k in float_result.states if k.endswith("_s")]
+        max_delta = max([max_delta, *(float(np.max(np.abs(float_result.states[k] - int8_result.states[k]),
+                                                    initial=0.0)) for k in s_states)])
+    float_pred = np.concatenate([f for f, _ in predictions])
+    int8_pred = np.concatenate([q for _, q in predictions])
     float_accuracy, int8_accuracy = float(np.mean(float_pred == labels)), float(np.mean(int8_pred == labels))
-    s_states = [k for k in float_result.states if k.endswith("_s")]
     return {
         "test_samples": int(len(labels)),
         "float_accuracy": round(float_accuracy, 6),
         "int8_accuracy": round(int8_accuracy, 6),
         "accuracy_drop_points": round(100 * (float_accuracy - int8_accuracy), 3),
         "prediction_agreement": round(float(np.mean(float_pred == int8_pred)), 6),
-        "spike_agreement_per_layer": per_layer,
-        "max_state_delta": float(max((np.max(np.abs(float_result.states[k] - int8_result.states[k]), initial=0.0)
-                                      for k in s_states), default=0.0)),
+        "spike_agreement_per_layer": {f"l{i}": round(equal[i] / total[i], 6) for i in sorted(equal)},
+        "max_state_delta": max_delta,
     }
 
 

@@ -233,3 +233,28 @@ def test_lstm_checkpoints_do_not_export(tmp_path):
     ModelSpec.dense(64, 10, model="lstm", dataset="digits").save(tmp_path)
     with pytest.raises(ExportError, match="Only SNU"):
         export(tmp_path, "step", tmp_path / "out")
+
+
+def test_validation_in_blocks_reports_what_one_block_does(checkpoints, tmp_path, monkeypatch):
+    """Validation holds one block of samples' states at a time (a conv network on a whole test split would
+    not fit in memory otherwise); the report over 64 samples in blocks of 24 (24 + 24 + 16) is the report of
+    one block of 64, and every block is compared: a graph wrong only in the last block fails."""
+    from snudeploy.converters import export_files, validation
+
+    def reports(folder, fmt="step"):
+        [file] = export_files(checkpoints["recurrent"], fmt, tmp_path / folder, samples=64, force=True)
+        return {k: v for k, v in file.validation.items() if k != "seconds"}
+
+    whole = reports("whole")
+    monkeypatch.setattr(validation, "BLOCK", 24)
+    assert reports("blocks") == whole and whole["samples"] == 64 and whole["passed"]
+
+    real = validation.reference
+
+    def wrong_in_last_block(model, network, spikes, readout):
+        ref = real(model, network, spikes, readout)
+        return dataclasses.replace(ref, rates=-ref.rates) if len(spikes) == 16 else ref
+
+    monkeypatch.setattr(validation, "reference", wrong_in_last_block)
+    failed = reports("last-block-wrong")
+    assert not failed["passed"] and any("prediction agreement" in f for f in failed["failures"])
