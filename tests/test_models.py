@@ -35,7 +35,7 @@ def test_card_covers_every_file_and_the_folder_is_small(name):
     assert set(card_accuracies(name)) == set(MANIFEST[name]["files"])
     assert {"spec.json", "model.weights.h5", "metrics.json", "CARD.md", *MANIFEST[name]["files"]} <= \
         {p.name for p in folder.iterdir()}
-    assert sum((folder / f).stat().st_size for f in MANIFEST[name]["files"]) < 8_000_000
+    assert sum((folder / f).stat().st_size for f in MANIFEST[name]["files"]) < 12_000_000  # the conv model: 11.6 MB
 
 
 @pytest.mark.parametrize("name, file", FILES, ids=[f"{n}/{f}" for n, f in FILES])
@@ -49,7 +49,7 @@ def test_int8_file_equals_its_exact_reference_on_this_cpu(name, file):
     """Integer MatMuls on spikes: ONNX Runtime on this CPU gives the bits the file specifies."""
     path = MODELS / name / file
     info = load_model(path).info
-    spikes = (np.random.default_rng(0).random((16, info.encoding.timesteps, info.features)) < 0.15).astype(np.uint8)
+    spikes = (np.random.default_rng(0).random((16, info.encoding.timesteps, *info.input.shape)) < 0.15).astype(np.uint8)
     ours, exact = rollout(Engine(str(path)), spikes), rollout(ReferenceEngine(str(path)), spikes)
     for layer, value in exact.spikes.items():
         np.testing.assert_array_equal(ours.spikes[layer], value)
