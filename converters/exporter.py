@@ -122,7 +122,8 @@ def export_files(checkpoint, format: str, path, timesteps: int | None = None, op
         source = load_source(checkpoint, timesteps, dataset, samples)
     network, steps, spikes, labels = source.network, source.timesteps, source.spikes, source.labels
 
-    from .validation import BLOCK, validate
+    from ..runtime.rollout import BLOCK
+    from .validation import validate
 
     ctx = BuildContext(network=network, opset=opset, timesteps=steps, readout=source.readout)
     producer = producer_versions()

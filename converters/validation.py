@@ -30,10 +30,10 @@ from ..errors import ModelFileError, SnudeployError, ValidationError
 from ..kinds import LeakyIntegrator
 from ..readouts import Readout
 from ..runtime import Engine, Rollout, SessionSettings, rollout
+from ..runtime.rollout import blocks
 from .formats import Gates
 
 BATCH = 256  # samples per TensorFlow / ONNX Runtime call
-BLOCK = 1024  # samples whose every state at every step is held at once (see validate)
 
 
 @dataclass(frozen=True)
@@ -181,9 +181,8 @@ def validate(models: dict, reference_of, spikes: np.ndarray, gates: Gates, label
     of those samples); return ``{graph: report}`` (each says ``passed`` and why not), raising when a graph
     fails.
 
-    The samples go in blocks of :data:`BLOCK`: TensorFlow's and ONNX Runtime's every state at every step
-    are held for one block only, so validating a convolutional network on a whole test split fits in
-    memory (a first layer of 28 x 28 x 32 SNUs holds 25,088 values a step).
+    The samples go in :func:`~snudeploy.runtime.rollout.blocks`: TensorFlow's and ONNX Runtime's every
+    state at every step are held for one block only, so a conv network validates on a whole test split.
     """
     reports = {graph: {"graph": graph, "gates": dataclasses.asdict(gates)} for graph in models}
     engines, tallies = {}, {graph: Tally() for graph in models}
@@ -194,8 +193,7 @@ def validate(models: dict, reference_of, spikes: np.ndarray, gates: Gates, label
             reports[graph].update(passed=False, failures=[f"the graph does not load as a snudeploy model: {e}"])
         except SnudeployError as e:
             reports[graph].update(passed=False, failures=[f"ONNX Runtime failed: {e}"])
-    for start in range(0, len(spikes), BLOCK):
-        block = spikes[start:start + BLOCK]
+    for block in blocks(spikes):
         ref = reference_of(block)
         for graph, engine in list(engines.items()):
             failures = _block_failures(ref, engine, block, tallies[graph], gates)

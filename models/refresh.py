@@ -105,7 +105,7 @@ def card(name: str, entry: dict, spec: ModelSpec, rows: list[dict]) -> str:
     samples = rows[0]["samples"]
     return f"""# {entry['title']} ({spec.describe()})
 
-SNU {spec.describe()} on `{entry['dataset']}`: {encoding}, {cell}, {spec.readout.label} readout, {recipe.loss}, {recipe.optimizer} {recipe.lr:g}{' (cosine decay)' if recipe.schedule == 'cosine' else ''}, batch {recipe.batch_size}, {recipe.epochs} epochs.
+SNU {spec.describe()} on `{entry['dataset']}`: {encoding}, {cell}, {spec.readout.label} readout, {recipe.loss}, {recipe.optimizer} {recipe.rate_label}, batch {recipe.batch_size}, {recipe.epochs} epochs.
 
 Checkpoint: `spec.json` + `model.weights.h5` (load with `snudeploy.load_checkpoint("models/{name}")`).
 Keras test accuracy {100 * metrics['test_accuracy']:.2f} % on the encoded test split (seed + 1); spikes per test sample:

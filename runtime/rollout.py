@@ -19,6 +19,16 @@ from .engine import Engine
 from .reference import ReferenceEngine
 
 
+BLOCK = 1024  # samples per block where whole test splits are compared (see blocks)
+
+
+def blocks(x):
+    """``x`` in consecutive slices of :data:`BLOCK` samples. Callers that compare rollouts of a whole
+    test split do it block by block, so every layer's spikes at every step are held for one block only
+    (a conv layer of 28 x 28 x 32 SNUs records 25,088 values a step)."""
+    return (x[start:start + BLOCK] for start in range(0, len(x), BLOCK))
+
+
 @dataclass(frozen=True)
 class Rollout:
     """The result of :func:`rollout`.

@@ -54,6 +54,11 @@ class Recipe:
         arguments.optional_integer(self.limit, "limit", 1, arguments.LIMITS["samples"])
         arguments.choice(self.schedule, "schedule", SCHEDULES)
 
+    @property
+    def rate_label(self) -> str:
+        """The learning rate as printed, with its schedule (``0.001 (cosine decay)``)."""
+        return f"{self.lr:g}{' (cosine decay)' if self.schedule == 'cosine' else ''}"
+
     def learning_rate(self, steps_per_epoch: int):
         """The optimizer's learning rate: ``lr``, or a Keras cosine decay from ``lr`` to 0 over all
         ``epochs x steps_per_epoch`` steps."""

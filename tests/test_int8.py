@@ -184,6 +184,8 @@ def test_ptq_of_a_checkpoint_writes_exact_int8_files(random_digits_checkpoint, r
     on_disk = json.loads((tmp_path / "out" / "quantization.json").read_text())
     assert on_disk["method"] == "ptq" and set(on_disk["graphs"]) == {"step", "customop"}
     if recurrent:  # the figures over blocks of samples (24 + 24 + 16) are those of one block of 64
+        import importlib
+
         from snudeploy import datasets
         from snudeploy.quantization import report as figures
         from snudeploy.spec import ModelSpec
@@ -192,7 +194,7 @@ def test_ptq_of_a_checkpoint_writes_exact_int8_files(random_digits_checkpoint, r
         spikes = ModelSpec.load(checkpoint).encoding.encode(datasets.load("digits")[2][:64], "test")
         labels = datasets.load("digits")[3][:64]
         whole = figures.compare(*engines, spikes, labels)
-        monkeypatch.setattr(figures, "BLOCK", 24)
+        monkeypatch.setattr(importlib.import_module("snudeploy.runtime.rollout"), "BLOCK", 24)
         assert figures.compare(*engines, spikes, labels) == whole and whole["test_samples"] == 64
 
 

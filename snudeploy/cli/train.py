@@ -139,8 +139,7 @@ def train(dataset, data, out, model, hidden, network_file, cell, decay, g, recur
                                lateral_inhibition=lateral_inhibition, **fields)
     click.echo(f"Training {model.upper()} {spec.describe()} on {dataset or data} "
                f"({min(len(x_train), limit or len(x_train))} train / {len(x_test)} test), {encoding.kind} encoding, "
-               f"{readout.label} readout, {recipe.epochs} epochs, {recipe.optimizer} lr={recipe.lr}"
-               f"{' (cosine decay)' if recipe.schedule == 'cosine' else ''}, batch "
+               f"{readout.label} readout, {recipe.epochs} epochs, {recipe.optimizer} lr={recipe.rate_label}, batch "
                f"{recipe.batch_size}{' per replica' if distributing else ''}.", err=True)
     verbose = 0 if quiet else keras_verbosity()
     if not distributing:

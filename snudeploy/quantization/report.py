@@ -5,17 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..runtime import Rollout, StreamingSession, rollout
-
-
-BLOCK = 1024  # samples rolled out at once: every layer's spikes at every step are held for one block only
+from ..runtime.rollout import blocks
 
 
 def compare(float_engine, int8_engine, spikes: np.ndarray, labels: np.ndarray) -> dict:
-    """Accuracy of both, drop, prediction and per-layer spike agreement, over ``spikes`` in blocks of
-    :data:`BLOCK` samples (a conv network's every spike of a whole test split would not fit in memory)."""
+    """Accuracy of both, drop, prediction and per-layer spike agreement, over ``spikes`` in
+    :func:`~snudeploy.runtime.rollout.blocks` (a conv network's every spike of a test split would not fit in memory)."""
     equal, total, predictions, max_delta = {}, {}, [], 0.0
-    for start in range(0, len(spikes), BLOCK):
-        block = spikes[start:start + BLOCK]
+    for block in blocks(spikes):
         float_result, int8_result = rollout(float_engine, block), rollout(int8_engine, block)
         for i in float_result.spikes:
             equal[i] = equal.get(i, 0) + int(np.sum(float_result.spikes[i] == int8_result.spikes[i]))

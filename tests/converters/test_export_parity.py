@@ -239,6 +239,8 @@ def test_validation_in_blocks_reports_what_one_block_does(checkpoints, tmp_path,
     """Validation holds one block of samples' states at a time (a conv network on a whole test split would
     not fit in memory otherwise); the report over 64 samples in blocks of 24 (24 + 24 + 16) is the report of
     one block of 64, and every block is compared: a graph wrong only in the last block fails."""
+    import importlib
+
     from snudeploy.converters import export_files, validation
 
     def reports(folder, fmt="step"):
@@ -246,7 +248,7 @@ def test_validation_in_blocks_reports_what_one_block_does(checkpoints, tmp_path,
         return {k: v for k, v in file.validation.items() if k != "seconds"}
 
     whole = reports("whole")
-    monkeypatch.setattr(validation, "BLOCK", 24)
+    monkeypatch.setattr(importlib.import_module("snudeploy.runtime.rollout"), "BLOCK", 24)
     assert reports("blocks") == whole and whole["samples"] == 64 and whole["passed"]
 
     real = validation.reference
